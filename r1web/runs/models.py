@@ -1,0 +1,196 @@
+"""Runs, their stages, the checkpoints they produce and the metrics they log.
+
+A ``Run`` is one pipeline made from a recipe (R1-Zero, R1, distillation); it is an
+ordered list of ``Stage`` rows. A stage reads a model (a ``Checkpoint``, or the output of
+an earlier stage of the same run) and dataset versions, and writes a checkpoint,
+dataset versions, metric points and samples.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "pending"  # waits for an earlier stage
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+    CANCELLED = "cancelled", "cancelled"
+
+
+FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+
+class Recipe(models.TextChoices):
+    R1_ZERO = "r1-zero", "R1-Zero (GRPO from the base model)"
+    COLD_START_SFT = "cold-start-sft", "Cold-start SFT"
+    DISTILL = "distill", "Distillation (SFT a small model)"
+    CUSTOM = "custom", "Custom"
+
+
+class StageKind(models.TextChoices):
+    GRPO = "grpo", "GRPO"
+    SFT = "sft", "SFT"
+    EVAL = "eval", "evaluation"
+    GENERATE = "generate", "candidate generation"
+    REJECTION_SAMPLING = "rejection_sampling", "rejection sampling"
+
+
+class Checkpoint(models.Model):
+    """A model directory on disk: a base model someone registered, or a stage's output."""
+
+    name = models.CharField(max_length=200)
+    path = models.CharField(max_length=500)
+    produced_by = models.ForeignKey(
+        "Stage", null=True, blank=True, on_delete=models.SET_NULL, related_name="checkpoints"
+    )
+    step = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["path"], name="checkpoint_path_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs:checkpoint", args=[self.pk])
+
+    def is_base(self) -> bool:
+        return self.produced_by_id is None
+
+
+class Run(models.Model):
+    name = models.CharField(max_length=200)
+    recipe = models.CharField(max_length=40, choices=Recipe.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    config = models.JSONField(default=dict, blank=True)  # the recipe's arguments
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs:detail", args=[self.pk])
+
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class Stage(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="stages")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=30, choices=StageKind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # Fields of TRL's GRPOConfig / SFTConfig, by their TRL names.
+    trl_config = models.JSONField(default=dict, blank=True)
+    # Everything that is not TRL's: reward functions, eval k, generation prompts...
+    params = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=40, default="cpu")
+
+    input_checkpoint = models.ForeignKey(
+        Checkpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="consumers"
+    )
+    # "Use whatever that earlier stage produced": resolved when this stage starts.
+    input_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="feeds"
+    )
+    input_datasets = models.ManyToManyField(
+        "datasets.DatasetVersion", through="StageInput", related_name="consumers", blank=True
+    )
+    output_checkpoint = models.ForeignKey(
+        Checkpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    resumable = models.BooleanField(default=False)
+    cancel_requested = models.BooleanField(default=False)
+    result = models.JSONField(default=dict, blank=True)  # e.g. an evaluation's scores
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="stage_position_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run.name} / {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs:stage", args=[self.pk])
+
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    def progress_percent(self) -> int:
+        if self.status == Status.SUCCEEDED:
+            return 100
+        if not self.total_steps:
+            return 0
+        return min(100, round(100 * self.step / self.total_steps))
+
+    def is_stale(self, now=None) -> bool:
+        """True when a running stage's worker has stopped writing its heartbeat."""
+        if self.status != Status.RUNNING or self.heartbeat_at is None:
+            return False
+        limit = timedelta(seconds=settings.R1WEB_STALE_AFTER_SECONDS)
+        return (now or timezone.now()) - self.heartbeat_at > limit
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        return self.checkpoints.order_by("-step").first()
+
+
+class StageInput(models.Model):
+    class Role(models.TextChoices):
+        TRAIN = "train", "train"
+        EVAL = "eval", "eval"
+        EXEMPLARS = "exemplars", "exemplars"
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE)
+    version = models.ForeignKey("datasets.DatasetVersion", on_delete=models.PROTECT)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.TRAIN)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stage", "version", "role"], name="stage_input_unique")
+        ]
+
+
+class MetricPoint(models.Model):
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="metric_points")
+    step = models.PositiveIntegerField()
+    key = models.CharField(max_length=200)
+    value = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stage", "key", "step"], name="metric_point_unique")
+        ]
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs:stage", args=[self.stage_id]) + f"#metric-{self.key}"

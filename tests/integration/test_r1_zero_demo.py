@@ -1,0 +1,44 @@
+"""The acceptance path of a user's first hour: `run_recipe r1-zero --wait --json` with the
+demo defaults, executed by a real Celery worker process, learns."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from r1web.runs.models import MetricPoint, Run
+from tests.integration.conftest import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_demo_run_raises_held_out_pass_at_1_by_15_points(
+    tiny_base, start_worker, worker_env, queue
+):
+    start_worker()
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "manage.py", "run_recipe", "r1-zero", "--wait", "--json",
+         "--queue", queue],
+        cwd=ROOT, env=worker_env, capture_output=True, text=True, timeout=900,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"\ndemo run took {elapsed:.0f}s: {json.dumps(report['eval'])}")
+
+    before, after = report["eval"]["before"], report["eval"]["after"]
+    assert after["pass@1"] - before["pass@1"] >= 0.15
+    grpo = next(stage for stage in report["stages"] if stage["kind"] == "grpo")
+    assert grpo["samples"] == grpo["steps"] * grpo["completions_per_step"] > 0
+
+    # Every metric TRL logged is stored, at every step.
+    run = Run.objects.get(pk=report["run"])
+    stage = run.stages.get(kind="grpo")
+    keys = set(MetricPoint.objects.filter(stage=stage).values_list("key", flat=True))
+    assert {"loss", "reward", "reflection_rate", "completions/mean_length"} <= keys
+    assert MetricPoint.objects.filter(stage=stage, key="reward").count() == grpo["steps"]

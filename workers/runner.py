@@ -1,0 +1,105 @@
+"""Run one claimed stage: resolve its inputs from the database, call the plain stage
+code with a database sink, and record the outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+
+from r1web.datasets.models import Example
+from r1web.runs.models import Stage, StageInput, StageKind
+from r1web.runs.services import checkpoint_record, metrics_record, stage_fail, stage_succeed
+from workers.recording import DatabaseSink, Heartbeat
+from workers.stages.base import StageCancelled
+
+log = logging.getLogger(__name__)
+
+
+def execute(stage: Stage) -> None:
+    runner = RUNNERS.get(stage.kind)
+    if runner is None:
+        stage_fail(stage_pk=stage.pk, error=f"no runner for stage kind {stage.kind!r}")
+        return
+    try:
+        with Heartbeat(stage.pk):
+            result = runner(stage)
+    except StageCancelled:
+        stage_fail(stage_pk=stage.pk, error="cancelled", cancelled=True, resumable=True)
+    except Exception as exc:  # the stage failed; the worker must live on
+        log.exception("stage %s failed", stage.pk)
+        resumable = stage.latest_checkpoint() is not None
+        stage_fail(stage_pk=stage.pk, error=f"{type(exc).__name__}: {exc}", resumable=resumable)
+    else:
+        stage_succeed(stage_pk=stage.pk, result=result)
+
+
+def model_path(stage: Stage) -> str:
+    if stage.input_checkpoint_id:
+        return stage.input_checkpoint.path
+    source = stage.input_from
+    if source is None or source.output_checkpoint is None:
+        raise RuntimeError(f"stage {stage.name} has no input model: its source stage made none")
+    return source.output_checkpoint.path
+
+
+def stage_examples(stage: Stage, role: str, split: str | None) -> list[Example]:
+    versions = StageInput.objects.filter(stage=stage, role=role).values("version")
+    rows = Example.objects.filter(version__in=versions).order_by("version", "position")
+    if split:
+        rows = rows.filter(split=split)
+    return list(rows)
+
+
+def output_dir(stage: Stage) -> Path:
+    return settings.RUNS_DIR / f"run-{stage.run_id}" / f"stage-{stage.position}-{stage.kind}"
+
+
+def _sink(stage: Stage, examples: list[Example]) -> DatabaseSink:
+    return DatabaseSink(stage, example_ids={example.key: example.pk for example in examples})
+
+
+def run_grpo_stage(stage: Stage) -> dict:
+    from workers.stages.grpo import run_grpo
+
+    examples = stage_examples(stage, StageInput.Role.TRAIN, "train")
+    resume = stage.latest_checkpoint() if stage.attempt > 1 else None
+    result = run_grpo(
+        model_path=model_path(stage),
+        train_examples=[example.as_record() for example in examples],
+        output_dir=str(output_dir(stage)),
+        trl_config=stage.trl_config,
+        reward_funcs=stage.params.get("reward_funcs", ["accuracy", "format"]),
+        sink=_sink(stage, examples),
+        resume_from_checkpoint=resume.path if resume else None,
+    )
+    checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path, final=True)
+    return {"steps": result.steps, "completions_per_step": result.completions_per_step}
+
+
+def run_eval_stage(stage: Stage) -> dict:
+    from workers.stages.evaluate import evaluate
+
+    params = stage.params
+    examples = stage_examples(stage, StageInput.Role.EVAL, params.get("split", "test"))
+    if params.get("limit"):
+        examples = examples[: params["limit"]]
+    scores = evaluate(
+        model_path=model_path(stage),
+        examples=[example.as_record() for example in examples],
+        k=params.get("k", 4),
+        sink=_sink(stage, examples),
+        max_new_tokens=params.get("max_new_tokens", 64),
+        temperature=params.get("temperature", 1.0),
+        seed=params.get("seed", 0),
+    )
+    metrics_record(stage_pk=stage.pk, step=0, values={f"eval/{k}": v for k, v in scores.items()})
+    return scores
+
+
+RUNNERS: dict[str, Callable[[Stage], dict]] = {
+    StageKind.GRPO: run_grpo_stage,
+    StageKind.EVAL: run_eval_stage,
+}

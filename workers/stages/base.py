@@ -1,0 +1,86 @@
+"""What a stage reports while it runs, independent of where it is stored.
+
+Stage code calls a ``StageSink``; the worker passes one that writes to the database
+(``workers.recording``), tests pass an in-memory one. Keeping the stage code ignorant of
+Django is what lets it run, and be tested, with no database and no broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass
+class SampleRecord:
+    """One sampled completion with everything the trace browser shows about it.
+
+    ``(step, group, index)`` is unique within a stage: a retried write of the same
+    record must never create a second row.
+    """
+
+    step: int
+    group: int  # which prompt of the step's batch (the GRPO group)
+    index: int  # position of the completion inside its group
+    prompt: str
+    completion: str
+    think: str
+    answer: str
+    reference: str
+    rewards: dict[str, float]
+    reward: float
+    advantage: float
+    length_tokens: int
+    correct: bool
+    format_ok: bool
+    reflection_phrases: list[str] = field(default_factory=list)
+    example_key: str = ""  # provenance: which dataset example the prompt came from
+
+
+class StageCancelled(Exception):
+    """Raised inside stage code when the sink says the stage should stop."""
+
+
+class StageSink(Protocol):
+    def samples(self, records: list[SampleRecord]) -> None: ...
+
+    def metrics(self, step: int, values: dict[str, float]) -> None: ...
+
+    def progress(self, step: int, total: int) -> None: ...
+
+    def checkpoint_saved(self, step: int, path: str) -> None: ...
+
+    def should_stop(self) -> bool: ...
+
+
+class MemorySink:
+    """A sink that keeps everything in lists: for tests, benchmarks and the CLI."""
+
+    def __init__(self) -> None:
+        self.sample_records: list[SampleRecord] = []
+        self.metric_points: list[tuple[int, str, float]] = []
+        self.progress_seen: list[tuple[int, int]] = []
+        self.checkpoints: list[tuple[int, str]] = []
+        self.stop_requested = False
+
+    def samples(self, records: list[SampleRecord]) -> None:
+        self.sample_records.extend(records)
+
+    def metrics(self, step: int, values: dict[str, float]) -> None:
+        self.metric_points.extend((step, key, value) for key, value in values.items())
+
+    def progress(self, step: int, total: int) -> None:
+        self.progress_seen.append((step, total))
+
+    def checkpoint_saved(self, step: int, path: str) -> None:
+        self.checkpoints.append((step, path))
+
+    def should_stop(self) -> bool:
+        return self.stop_requested
+
+
+class ConfigError(ValueError):
+    """A stage configuration that cannot run; raised before any work starts.
+
+    The message names the offending field so it can be shown to the user as is.
+    """
