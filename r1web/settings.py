@@ -110,16 +110,33 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
 # plotly.js is served from the plotly package itself, never from a CDN.
 STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent / "package_data")]
 WHITENOISE_USE_FINDERS = True  # serve without collectstatic in the embedded mode
 
 # Celery. Stage tasks carry only a primary key; the database is the source of truth.
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
-CELERY_BROKER_FOLDER = VAR_DIR / "broker"
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_DEFAULT_QUEUE = envstr("R1WEB_DEFAULT_QUEUE", "cpu")
+CELERY_TASK_DEFAULT_QUEUE = envstr("R1WEB_DEFAULT_QUEUE", "cpu")
+# A stage is long and precious: acknowledge it only when it ends, and hand it back to
+# the broker if the worker process dies under it.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Producer and consumer are different processes: both use one folder.
+    _broker_dir = VAR_DIR / "broker"
+    _broker_dir.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "store_processed": False,
+        "control_folder": str(_broker_dir / "control"),
+    }
 # A running stage writes a heartbeat; one silent for this long lost its worker.
 R1WEB_HEARTBEAT_SECONDS = envint("R1WEB_HEARTBEAT_SECONDS", 10)
 R1WEB_STALE_AFTER_SECONDS = envint("R1WEB_STALE_AFTER_SECONDS", 90)

@@ -47,7 +47,8 @@ def model_path(stage: Stage) -> str:
 
 def stage_examples(stage: Stage, role: str, split: str | None) -> list[Example]:
     versions = StageInput.objects.filter(stage=stage, role=role).values("version")
-    rows = Example.objects.filter(version__in=versions).order_by("version", "position")
+    rows = Example.objects.filter(version__in=versions).select_related("version__dataset")
+    rows = rows.order_by("version", "position")
     if split:
         rows = rows.filter(split=split)
     return list(rows)
@@ -99,7 +100,59 @@ def run_eval_stage(stage: Stage) -> dict:
     return scores
 
 
+def run_sft_stage(stage: Stage) -> dict:
+    from workers.stages.sft import run_sft
+
+    params = stage.params
+    examples = stage_examples(stage, StageInput.Role.TRAIN, "train")
+    eval_examples = stage_examples(stage, StageInput.Role.EVAL, params.get("eval_split", "test"))
+    if not eval_examples:
+        eval_examples = stage_examples(stage, StageInput.Role.TRAIN, "test")
+    result = run_sft(
+        model_path=model_path(stage),
+        examples=[example.as_record() for example in examples],
+        eval_examples=[example.as_record() for example in eval_examples] or None,
+        output_dir=str(output_dir(stage)),
+        trl_config=stage.trl_config,
+        sink=_sink(stage, examples + eval_examples),
+        special_token=params.get("special_token", "|special_token|"),
+        samples_per_eval=params.get("samples_per_eval", 4),
+        max_new_tokens=params.get("max_new_tokens", 64),
+    )
+    checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path, final=True)
+    return {"steps": result.steps, "train_loss": result.train_loss, "seconds": result.seconds}
+
+
+def run_generate_stage(stage: Stage) -> dict:
+    """Sample cold-start candidates and queue them for curation in the target dataset."""
+    from r1web.curation.services import candidates_from_stage
+    from workers.stages.generate import generate_candidates
+
+    params = stage.params
+    examples = stage_examples(stage, StageInput.Role.TRAIN, params.get("split") or None)
+    if params.get("limit"):
+        examples = examples[: params["limit"]]
+    exemplars = stage_examples(stage, StageInput.Role.EXEMPLARS, None)
+    result = generate_candidates(
+        model_path=model_path(stage),
+        examples=[example.as_record() for example in examples],
+        method=params.get("method", "direct"),
+        exemplars=[example.as_record() for example in exemplars],
+        special_token=params.get("special_token", "|special_token|"),
+        shots=params.get("shots", 2),
+        per_prompt=params.get("per_prompt", 2),
+        max_new_tokens=params.get("max_new_tokens", 96),
+        temperature=params.get("temperature", 0.8),
+        seed=params.get("seed", 0),
+        sink=_sink(stage, examples),
+    )
+    result["queued"] = candidates_from_stage(stage=stage)
+    return result
+
+
 RUNNERS: dict[str, Callable[[Stage], dict]] = {
     StageKind.GRPO: run_grpo_stage,
     StageKind.EVAL: run_eval_stage,
+    StageKind.SFT: run_sft_stage,
+    StageKind.GENERATE: run_generate_stage,
 }

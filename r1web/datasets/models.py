@@ -101,4 +101,6 @@ class Example(models.Model):
             "completion": self.completion,
             "task": self.task,
             "split": self.split,
+            # the target language of the CoT, for the language-consistency reward
+            "language": self.version.dataset.language,
         }

@@ -39,6 +39,9 @@ def dataset_version_create(
     dataset, _ = Dataset.objects.get_or_create(name=name, defaults={"kind": kind, "created_by": created_by})
     # Lock the dataset row so two freezes cannot both take the same version number.
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    # Hash what is stored (with the defaults _example fills in), so the version's hash
+    # is the hash of its examples, and an export of it imports to the same hash.
+    records = [_with_defaults(record) for record in records]
     digest = content_hash(records)
     latest = dataset.latest_version()
     if latest is not None and latest.content_hash == digest:
@@ -59,6 +62,10 @@ def dataset_version_create(
         batch_size=BULK,
     )
     return version
+
+
+def _with_defaults(record: dict) -> dict:
+    return {**record, "split": record.get("split") or "train", "task": record.get("task") or "math"}
 
 
 def _example(version: DatasetVersion, position: int, record: dict) -> Example:
@@ -99,7 +106,8 @@ def dataset_import_file(
 
 def synthetic_dataset_ensure(*, name: str = "synthetic", seed: int = 0) -> DatasetVersion:
     """The demo's task set, generated from a seed (same seed, same version)."""
-    from workers.stages.synthetic import generate_splits
+    from workers.stages.demo import demo_examples
 
-    records = generate_splits(seed=seed)
+    train, test = demo_examples(seed)
+    records = train + test
     return dataset_version_create(name=name, records=records, source=f"synthetic seed={seed}")

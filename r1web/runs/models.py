@@ -194,3 +194,26 @@ class MetricPoint(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("runs:stage", args=[self.stage_id]) + f"#metric-{self.key}"
+
+
+class MetricRollup(models.Model):
+    """Min, max and last value of one metric over a block of ``size`` steps.
+
+    Kept beside the raw points (``r1web.runs.rollups``) so a chart over a million steps
+    reads about a thousand summaries instead of a million rows.
+    """
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    size = models.PositiveIntegerField()  # steps per block: one of rollups.LEVELS
+    block = models.PositiveIntegerField()  # first step = block * size
+    low = models.FloatField()
+    high = models.FloatField()
+    last_step = models.PositiveIntegerField()
+    last = models.FloatField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stage", "key", "size", "block"], name="metric_rollup_unique")
+        ]

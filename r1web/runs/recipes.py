@@ -54,6 +54,14 @@ def resolve_dataset(name: str) -> DatasetVersion:
     return version
 
 
+def demo_eval_params() -> dict:
+    """The demo's evaluation settings as stage params (``problems`` becomes ``limit``)."""
+    from workers.stages.demo import DEMO_EVAL
+
+    params = {key: value for key, value in DEMO_EVAL.items() if key != "problems"}
+    return {**params, "limit": DEMO_EVAL["problems"]}
+
+
 def r1_zero_create(*, args: R1ZeroArgs, user=None) -> Run:
     """Create and queue an R1-Zero run: evaluate the base, GRPO, evaluate the result."""
     from workers.stages import demo
@@ -61,12 +69,12 @@ def r1_zero_create(*, args: R1ZeroArgs, user=None) -> Run:
     from workers.stages.rewards import get_reward_funcs
 
     model_dir = check_model_dir(args.model or str(settings.TINY_BASE_DIR))
-    trl_config = {**demo.GRPO_CONFIG, **args.trl_config}
+    trl_config = {**demo.DEMO_GRPO_CONFIG, **args.trl_config}
     if args.max_steps is not None:
         trl_config["max_steps"] = args.max_steps
     trl_config = validate_grpo_config(trl_config)
     get_reward_funcs(args.reward_funcs)
-    eval_params = {**demo.EVAL_PARAMS}
+    eval_params = demo_eval_params()
     if args.eval_k:
         eval_params["k"] = args.eval_k
     if args.eval_limit:
@@ -84,7 +92,7 @@ def _r1_zero_rows(args, model_dir, version, trl_config, eval_params, user) -> Ru
         created_by=user,
         config={"model": str(model_dir), "dataset": str(version), "max_steps": trl_config.get("max_steps")},
     )
-    queue = args.queue or settings.CELERY_DEFAULT_QUEUE
+    queue = args.queue or settings.CELERY_TASK_DEFAULT_QUEUE
     before = _stage(run, 0, "evaluate base", StageKind.EVAL, queue, base, None, {}, {**eval_params, "label": "before"})
     grpo = _stage(
         run, 1, "GRPO", StageKind.GRPO, queue, base, None, trl_config, {"reward_funcs": args.reward_funcs}
@@ -109,3 +117,101 @@ def _stage(run, position, name, kind, queue, checkpoint, input_from, trl_config,
         trl_config=trl_config,
         params=params,
     )
+
+
+@dataclass
+class ColdStartSFTArgs:
+    dataset: str  # an SFT dataset (e.g. frozen from the curation queue)
+    version: int | None = None  # empty means the newest version
+    model: str = ""  # a model directory; empty means the demo's tiny base
+    max_steps: int | None = None
+    trl_config: dict = field(default_factory=dict)  # SFTConfig fields by TRL name
+    samples_per_eval: int = 4
+    name: str = ""
+    queue: str = ""
+
+
+def resolve_version(name: str, number: int | None) -> DatasetVersion:
+    versions = DatasetVersion.objects.filter(dataset__name=name)
+    version = versions.filter(number=number).first() if number else versions.order_by("-number").first()
+    if version is None:
+        label = f"{name} v{number}" if number else name
+        raise RunError(f"no dataset version {label}")
+    return version
+
+
+def cold_start_sft_create(*, args: ColdStartSFTArgs, user=None) -> Run:
+    """Create and queue a cold-start SFT run: SFT a model on one frozen dataset version."""
+    from workers.stages.sft import validate_sft_config
+
+    model_dir = check_model_dir(args.model or str(settings.TINY_BASE_DIR))
+    trl_config = dict(args.trl_config)
+    if args.max_steps is not None:
+        trl_config["max_steps"] = args.max_steps
+    trl_config = validate_sft_config(trl_config)
+    with transaction.atomic():
+        version = resolve_version(args.dataset, args.version)
+        if not version.examples.exclude(completion="").exists():
+            raise RunError(f"{version} has no completions to train on; SFT needs an SFT dataset")
+        base, _ = Checkpoint.objects.get_or_create(path=str(model_dir), defaults={"name": model_dir.name})
+        run = Run.objects.create(
+            name=args.name or f"cold-start SFT {model_dir.name} on {version}",
+            recipe=Recipe.COLD_START_SFT,
+            created_by=user,
+            config={"model": str(model_dir), "dataset": str(version), "max_steps": trl_config.get("max_steps")},
+        )
+        params = {
+            "special_token": version.dataset.special_token,
+            "samples_per_eval": args.samples_per_eval,
+        }
+        queue = args.queue or settings.CELERY_TASK_DEFAULT_QUEUE
+        sft = _stage(run, 0, "cold-start SFT", StageKind.SFT, queue, base, None, trl_config, params)
+        StageInput.objects.create(stage=sft, version=version, role=StageInput.Role.TRAIN)
+        run_start(run=run)
+        return run
+
+
+def candidate_generation_create(
+    *,
+    method: str,
+    prompts: DatasetVersion,
+    target: str,
+    model=None,
+    exemplars: DatasetVersion | None = None,
+    limit: int = 16,
+    per_prompt: int = 2,
+    max_new_tokens: int = 96,
+    user=None,
+    queue: str = "",
+) -> Run:
+    """Create and queue a run with one generation stage whose candidates go to the
+    curation queue of dataset ``target``. ``model`` is a Checkpoint (None: tiny base)."""
+    from workers.stages.generate import METHODS
+
+    if method not in METHODS:
+        raise RunError(f"unknown generation method {method!r}")
+    if method == "few_shot" and exemplars is None:
+        raise RunError("few-shot prompting needs a version of exemplars")
+    if model is None:
+        model_dir = check_model_dir(str(settings.TINY_BASE_DIR))
+        model, _ = Checkpoint.objects.get_or_create(path=str(model_dir), defaults={"name": model_dir.name})
+    with transaction.atomic():
+        run = Run.objects.create(
+            name=f"{method.replace('_', '-')} candidates from {model.name} on {prompts}",
+            recipe=Recipe.CUSTOM,
+            created_by=user,
+            config={"method": method, "prompts": str(prompts), "target": target},
+        )
+        target_dataset = Dataset.objects.filter(name=target).first()
+        params = {
+            "method": method, "target": target, "limit": limit, "per_prompt": per_prompt,
+            "max_new_tokens": max_new_tokens,
+            "special_token": target_dataset.special_token if target_dataset else "|special_token|",
+        }
+        stage = _stage(run, 0, "generate candidates", StageKind.GENERATE,
+                       queue or settings.CELERY_TASK_DEFAULT_QUEUE, model, None, {}, params)
+        StageInput.objects.create(stage=stage, version=prompts, role=StageInput.Role.TRAIN)
+        if exemplars is not None:
+            StageInput.objects.create(stage=stage, version=exemplars, role=StageInput.Role.EXEMPLARS)
+        run_start(run=run)
+        return run

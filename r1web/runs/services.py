@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from r1web.runs import rollups
 from r1web.runs.models import FINISHED, Checkpoint, MetricPoint, Run, Stage, Status
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def _discard_unfinished_work(stage: Stage) -> None:
     after = checkpoint.step if checkpoint else -1
     stage.samples.filter(step__gt=after).delete()
     stage.metric_points.filter(step__gt=after).delete()
+    rollups.discard_after(stage_pk=stage.pk, step=after)
     Stage.objects.filter(pk=stage.pk).update(step=max(after, 0))
 
 
@@ -200,6 +202,7 @@ def run_resume(*, run: Run) -> Stage:
     return stage
 
 
+@transaction.atomic
 def metrics_record(*, stage_pk: int, step: int, values: dict[str, float]) -> None:
     """Store logged metrics; a key logged twice at one step keeps the last value."""
     rows = [
@@ -210,6 +213,8 @@ def metrics_record(*, stage_pk: int, step: int, values: dict[str, float]) -> Non
     MetricPoint.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["stage", "key", "step"], update_fields=["value"]
     )
+    if rows:  # the chart summaries of this step's blocks
+        rollups.refresh(stage_pk=stage_pk, keys=[r.key for r in rows], first_step=step, last_step=step)
 
 
 def _is_number(value) -> bool:

@@ -51,6 +51,13 @@ class Sample(models.Model):
             models.Index(fields=["stage", "id"], name="sample_stage_id"),
             models.Index(fields=["run", "reward", "id"], name="sample_run_reward"),
             models.Index(fields=["stage", "example_key", "step"], name="sample_evolution"),
+            # Keyset paging of the trace browser's sorts, within a run and across runs.
+            models.Index(fields=["run", "step", "id"], name="sample_run_step"),
+            models.Index(fields=["run", "length_tokens", "id"], name="sample_run_length"),
+            models.Index(fields=["stage", "step", "id"], name="sample_stage_step"),
+            models.Index(fields=["reward", "id"], name="sample_reward"),
+            models.Index(fields=["step", "id"], name="sample_step"),
+            models.Index(fields=["length_tokens", "id"], name="sample_length"),
         ]
 
     def __str__(self) -> str:

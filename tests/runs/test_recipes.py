@@ -59,4 +59,5 @@ def test_a_valid_request_creates_three_stages_and_queues_the_first(model_dir):
     assert stages[1].trl_config["max_steps"] == 7
     assert stages[1].trl_config["learning_rate"] == 2e-5
     assert stages[2].input_from == stages[1]
+    run.refresh_from_db()
     assert run.status == "queued"

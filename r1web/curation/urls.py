@@ -1,0 +1,18 @@
+from django.urls import path
+
+from r1web.curation import views
+
+app_name = "curation"
+urlpatterns = [
+    path("", views.queue_index, name="index"),
+    path("promote/", views.promote, name="promote"),
+    path("generate/", views.generate, name="generate"),
+    path("items/<int:pk>/", views.item_detail, name="item"),
+    path("items/<int:pk>/save/", views.item_save, name="save"),
+    path("items/<int:pk>/accept/", views.item_accept, name="accept"),
+    path("items/<int:pk>/reject/", views.item_reject, name="reject"),
+    path("items/<int:pk>/release/", views.item_release, name="release"),
+    path("<slug:name>/", views.queue, name="queue"),
+    path("<slug:name>/next/", views.queue_next, name="next"),
+    path("<slug:name>/freeze/", views.freeze, name="freeze"),
+]

@@ -1,0 +1,172 @@
+"""Dataset files in and out: JSONL, GSM8K JSONL, Parquet and Hugging Face ``save_to_disk``.
+
+Pure functions over the plain example dicts (no database). What is exported is exactly
+what the content hash covers (split, task, prompt, answer, completion) plus the key and
+the provenance, in position order, so importing an exported file gives the same hash.
+Reading is all-or-nothing: a bad row raises ``DatasetFileError`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from workers.stages.datafiles import DatasetFileError, parse_line
+
+FORMATS = ("jsonl", "gsm8k", "parquet", "hf")
+COLUMNS = ("key", "split", "task", "prompt", "answer", "completion", "provenance")
+
+
+def detect_format(path: Path) -> str:
+    if path.is_dir():
+        return "hf"
+    return "parquet" if path.suffix == ".parquet" else "jsonl"
+
+
+def read_examples(path: str | Path, *, fmt: str = "auto", split: str = "train") -> list[dict]:
+    """Every example of a file, checked before anything is returned.
+
+    ``split`` is used for rows that name none (GSM8K's files are one split each).
+    """
+    path = Path(path)
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise DatasetFileError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    if fmt in ("jsonl", "gsm8k"):
+        records = _read_jsonl(path.read_bytes(), path.name)
+    elif fmt == "parquet":
+        records = _read_rows(_parquet_rows(path), path.name)
+    else:
+        records = _read_rows(_hf_rows(path), path.name)
+    if not records:
+        raise DatasetFileError(f"{path.name}: no examples")
+    for record in records:
+        record["split"] = record.get("split") or split
+    return records
+
+
+def _read_jsonl(data: bytes, name: str) -> list[dict]:
+    records = []
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise DatasetFileError(f"{name} line {lineno}: invalid UTF-8 ({exc.reason})") from None
+        if not text:
+            continue
+        row = _json_object(text, name, lineno)
+        if _is_exported(row):
+            records.append(_exported_row(row, f"{name} line {lineno}", f"{name}:{lineno}"))
+        else:  # GSM8K or prompt/answer lines: the stage helper's parser
+            records.append(_from_parse_line(text, name, lineno))
+    return records
+
+
+def _is_exported(row: dict) -> bool:
+    return "question" not in row and ("completion" in row or "provenance" in row)
+
+
+def _from_parse_line(text: str, name: str, lineno: int) -> dict:
+    example = parse_line(text, name, lineno)
+    example["provenance"] = {"file": name, "line": lineno}
+    return example
+
+
+def _json_object(text: str, name: str, lineno: int) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DatasetFileError(f"{name} line {lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise DatasetFileError(f"{name} line {lineno}: expected a JSON object")
+    return value
+
+
+def _exported_row(row: dict[str, Any], where: str, default_key: str) -> dict:
+    """A row in our own export shape; kept byte for byte (no stripping)."""
+    prompt = row.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise DatasetFileError(f"{where}: missing or empty field 'prompt'")
+    for field in ("answer", "completion", "task", "split", "key"):
+        if row.get(field) is not None and not isinstance(row[field], (str, int, float)):
+            raise DatasetFileError(f"{where}: field {field!r} must be text")
+    if not str(row.get("answer") or "").strip() and not str(row.get("completion") or "").strip():
+        raise DatasetFileError(f"{where}: needs an 'answer' or a 'completion'")
+    provenance = row.get("provenance") or {}
+    if isinstance(provenance, str):
+        provenance = json.loads(provenance) if provenance else {}
+    return {
+        "key": str(row.get("key") or default_key),
+        "split": str(row.get("split") or ""),
+        "task": str(row.get("task") or "math"),
+        "prompt": prompt,
+        "answer": str(row.get("answer") or ""),
+        "completion": str(row.get("completion") or ""),
+        "provenance": provenance,
+    }
+
+
+def _read_rows(rows: list[dict], name: str) -> list[dict]:
+    records = []
+    for number, row in enumerate(rows, start=1):
+        if not _is_exported(row):
+            records.append(_from_parse_line(json.dumps(row), name, number))
+        else:
+            records.append(_exported_row(row, f"{name} row {number}", f"{name}:{number}"))
+    return records
+
+
+def _parquet_rows(path: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).to_pylist()
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        raise DatasetFileError(f"{path.name}: not a readable Parquet file ({exc})") from None
+
+
+def _hf_rows(path: Path) -> list[dict]:
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        loaded = load_from_disk(str(path))
+    except Exception as exc:
+        raise DatasetFileError(
+            f"{path.name}: not a Hugging Face dataset directory ({exc})"
+        ) from None
+    if isinstance(loaded, DatasetDict):
+        return [{"split": split, **row} for split, part in loaded.items() for row in part]
+    return list(loaded)
+
+
+def _export_rows(records: list[dict]) -> list[dict]:
+    rows = []
+    for record in records:
+        row = {column: str(record.get(column) or "") for column in COLUMNS[:-1]}
+        row["provenance"] = json.dumps(record.get("provenance") or {}, sort_keys=True)
+        rows.append(row)
+    return rows
+
+
+def write_examples(records: list[dict], path: str | Path, *, fmt: str) -> Path:
+    """Write records (in order) to ``path``: a file, or a directory for ``hf``."""
+    path = Path(path)
+    rows = _export_rows(records)
+    if fmt == "jsonl":
+        with path.open("w", encoding="utf-8") as out:
+            for row in rows:
+                row["provenance"] = json.loads(row["provenance"])
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    elif fmt == "hf":
+        from datasets import Dataset
+
+        Dataset.from_list(rows).save_to_disk(str(path))
+    else:
+        raise DatasetFileError(f"cannot export to {fmt!r} (choose jsonl, parquet or hf)")
+    return path

@@ -1,0 +1,140 @@
+"""Reads for dataset pages: versions, examples, diffs and lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, QuerySet
+from django.shortcuts import get_object_or_404
+
+from r1web.datasets.content import HASHED_FIELDS
+from r1web.datasets.models import Dataset, DatasetVersion, Example
+from r1web.runs.models import Checkpoint, Run, Stage, StageInput
+
+
+def datasets_with_counts() -> QuerySet[Dataset]:
+    return Dataset.objects.annotate(num_versions=Count("versions")).order_by("name")
+
+
+def dataset_versions(dataset: Dataset) -> QuerySet[DatasetVersion]:
+    return dataset.versions.select_related("produced_by__run", "parent", "created_by").order_by(
+        "-number"
+    )
+
+
+def version_get(name: str, number: int) -> DatasetVersion:
+    return get_object_or_404(
+        DatasetVersion.objects.select_related("dataset", "produced_by__run", "parent"),
+        dataset__name=name,
+        number=number,
+    )
+
+
+def version_examples(version: DatasetVersion, split: str = "") -> QuerySet[Example]:
+    rows = version.examples.order_by("position")
+    return rows.filter(split=split) if split else rows
+
+
+def version_records(version: DatasetVersion) -> list[dict]:
+    """The version's examples as plain dicts, with provenance, in position order."""
+    rows = version.examples.order_by("position").values("key", *HASHED_FIELDS, "provenance")
+    return list(rows)
+
+
+@dataclass
+class VersionDiff:
+    old: DatasetVersion
+    new: DatasetVersion
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def version_diff(old: DatasetVersion, new: DatasetVersion) -> VersionDiff:
+    """Examples added, removed and changed (same key, other content) from old to new."""
+    before, after = _contents(old), _contents(new)
+    diff = VersionDiff(old=old, new=new)
+    diff.added = [key for key in after if key not in before]
+    diff.removed = [key for key in before if key not in after]
+    for key in after.keys() & before.keys():
+        if after[key] != before[key]:
+            diff.changed.append(key)
+        else:
+            diff.unchanged += 1
+    diff.changed.sort()
+    return diff
+
+
+def _contents(version: DatasetVersion) -> dict[str, tuple]:
+    rows = version.examples.order_by("position").values_list("key", *HASHED_FIELDS)
+    return {row[0]: row[1:] for row in rows}
+
+
+@dataclass
+class Lineage:
+    """What a version, stage or run came from and what came out of it.
+
+    The context contract of ``templates/_lineage.html``.
+    """
+
+    subject: str
+    input_model: Checkpoint | None = None
+    inputs: list[tuple[str, DatasetVersion]] = field(default_factory=list)
+    producer: Stage | None = None
+    sources: list[Stage] = field(default_factory=list)  # stages whose samples were curated
+    parent: DatasetVersion | None = None
+    consumers: list[tuple[str, Stage]] = field(default_factory=list)
+    outputs: list[DatasetVersion] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+
+
+def lineage_for_version(version: DatasetVersion) -> Lineage:
+    uses = (
+        StageInput.objects.filter(version=version)
+        .select_related("stage__run", "stage__output_checkpoint")
+        .order_by("stage__run_id", "stage__position")
+    )
+    consumers = [(use.role, use.stage) for use in uses]
+    checkpoints = [stage.output_checkpoint for _, stage in consumers if stage.output_checkpoint_id]
+    return Lineage(
+        subject=str(version),
+        producer=version.produced_by,
+        sources=_curated_from(version),
+        parent=version.parent,
+        consumers=consumers,
+        checkpoints=checkpoints,
+    )
+
+
+def _curated_from(version: DatasetVersion) -> list[Stage]:
+    stage_ids = set()
+    for provenance in version.examples.values_list("provenance", flat=True).iterator(
+        chunk_size=2000
+    ):
+        if isinstance(provenance, dict) and provenance.get("stage_id"):
+            stage_ids.add(provenance["stage_id"])
+    return list(
+        Stage.objects.filter(pk__in=stage_ids).select_related("run").order_by("run_id", "position")
+    )
+
+
+def lineage_for_stage(stage: Stage) -> Lineage:
+    input_model = stage.input_checkpoint
+    if input_model is None and stage.input_from_id:
+        input_model = stage.input_from.output_checkpoint
+    uses = StageInput.objects.filter(stage=stage).select_related("version__dataset")
+    return Lineage(
+        subject=str(stage),
+        input_model=input_model,
+        inputs=[(use.role, use.version) for use in uses],
+        outputs=list(stage.outputs.select_related("dataset")),
+        checkpoints=[stage.output_checkpoint] if stage.output_checkpoint_id else [],
+    )
+
+
+def lineage_for_run(run: Run) -> list[tuple[Stage, Lineage]]:
+    stages = run.stages.select_related(
+        "input_checkpoint", "input_from__output_checkpoint", "output_checkpoint"
+    )
+    return [(stage, lineage_for_stage(stage)) for stage in stages.order_by("position")]

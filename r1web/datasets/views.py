@@ -1,0 +1,171 @@
+"""Dataset pages: list, versions with diffs and lineage, examples, upload and download."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from r1web.accounts.roles import CURATOR, OPERATOR, has_role
+from r1web.datasets import selectors
+from r1web.datasets.files import write_examples
+from r1web.datasets.forms import ColdStartSFTForm, DiffForm, UploadForm
+from r1web.datasets.models import Dataset, Example
+from r1web.datasets.services import DatasetError, dataset_import_file
+
+EXAMPLES_PER_PAGE = 50
+DOWNLOADS = {
+    "jsonl": "application/jsonl",
+    "parquet": "application/vnd.apache.parquet",
+    "hf": "application/zip",
+}
+
+
+def _require(request: HttpRequest, role: str) -> None:
+    if not has_role(request.user, role):
+        raise PermissionDenied(f"this needs the {role} role")
+
+
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    context = {"datasets": selectors.datasets_with_counts(), "upload_form": UploadForm()}
+    return render(request, "datasets/list.html", context)
+
+
+def dataset_detail(request: HttpRequest, name: str) -> HttpResponse:
+    dataset = get_object_or_404(Dataset, name=name)
+    versions = list(selectors.dataset_versions(dataset))
+    context = {
+        "dataset": dataset,
+        "versions": versions,
+        "queue_size": dataset.curation_items.count(),
+    }
+    return render(request, "datasets/detail.html", context)
+
+
+def version_diff_view(request: HttpRequest, name: str) -> HttpResponse:
+    dataset = get_object_or_404(Dataset, name=name)
+    form = DiffForm(request.GET)
+    if not form.is_valid():
+        return redirect(dataset)
+    old = selectors.version_get(name, form.cleaned_data["old"])
+    new = selectors.version_get(name, form.cleaned_data["new"])
+    context = {"dataset": dataset, "diff": selectors.version_diff(old, new)}
+    return render(request, "datasets/diff.html", context)
+
+
+def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    version = selectors.version_get(name, number)
+    split = request.GET.get("split", "")
+    page = Paginator(selectors.version_examples(version, split), EXAMPLES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "version": version,
+        "dataset": version.dataset,
+        "page": page,
+        "split": split,
+        "sft_form": ColdStartSFTForm(),
+        "formats": DOWNLOADS,
+    }
+    template = "datasets/version.html"
+    if request.htmx:
+        template += "#examples"
+    return render(request, template, context)
+
+
+def example_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    example = get_object_or_404(Example.objects.select_related("version__dataset"), pk=pk)
+    return render(
+        request, "datasets/example.html", {"example": example, "version": example.version}
+    )
+
+
+def dataset_upload(request: HttpRequest) -> HttpResponse:
+    _require(request, CURATOR)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = _import_upload(form.cleaned_data, request.user)
+        except DatasetError as exc:
+            form.add_error("file", str(exc))
+        else:
+            messages.success(request, f"imported {version.num_examples} examples as {version}")
+            return redirect(version)
+    return render(
+        request, "datasets/upload.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+def _import_upload(data: dict, user):
+    upload = data["file"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(upload.name).name
+        with path.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        return dataset_import_file(
+            path=path, name=data["name"], fmt=data["format"], split=data["split"], created_by=user
+        )
+
+
+def version_download(request: HttpRequest, name: str, number: int, fmt: str) -> FileResponse:
+    if fmt not in DOWNLOADS:
+        raise Http404(f"no download format {fmt!r}")
+    version = selectors.version_get(name, number)
+    tmp = Path(tempfile.mkdtemp(prefix="r1web-export-"))
+    target = write_examples(selectors.version_records(version), tmp / f"{name}-v{number}", fmt=fmt)
+    if fmt == "hf":
+        target = Path(shutil.make_archive(str(target), "zip", root_dir=target))
+    filename = f"{name}-v{number}.{'zip' if fmt == 'hf' else fmt}"
+    # The file is unlinked once opened; the open handle keeps it readable until sent.
+    handle = target.open("rb")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return FileResponse(handle, as_attachment=True, filename=filename, content_type=DOWNLOADS[fmt])
+
+
+@require_POST
+def version_sft(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    _require(request, OPERATOR)
+    from r1web.runs.recipes import ColdStartSFTArgs, cold_start_sft_create
+    from r1web.runs.services import RunError
+    from workers.stages.base import ConfigError
+
+    version = selectors.version_get(name, number)
+    form = ColdStartSFTForm(request.POST)
+    if form.is_valid():
+        try:
+            run = cold_start_sft_create(
+                args=_sft_args(ColdStartSFTArgs, version, form.cleaned_data), user=request.user
+            )
+        except (RunError, ConfigError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"started {run.name}")
+            return redirect(run)
+    context = {
+        "version": version,
+        "dataset": version.dataset,
+        "sft_form": form,
+        "formats": DOWNLOADS,
+        "page": Paginator(selectors.version_examples(version), EXAMPLES_PER_PAGE).get_page(1),
+    }
+    return render(request, "datasets/version.html", context, status=400)
+
+
+def _sft_args(args_class, version, data: dict):
+    trl_config = {**data["trl_config"], "learning_rate": data["learning_rate"]}
+    return args_class(
+        model=data["model"].path if data["model"] else "",
+        dataset=version.dataset.name,
+        version=version.number,
+        max_steps=data["max_steps"],
+        trl_config=trl_config,
+        name=data["name"],
+    )

@@ -1,0 +1,113 @@
+"""Block summaries of metric series, so charts over millions of steps stay fast.
+
+Each level summarises blocks of ``size`` steps (min, max, last, count); a level is built
+from the one below it (raw points for the first), so refreshing the block a new point
+falls in reads at most 32 rows per level. Summaries never replace the raw points: the
+CSV and zoomed-in charts read those.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from django.db import transaction
+
+from r1web.runs.models import MetricPoint, MetricRollup
+
+LEVELS = (32, 1024, 32768)
+FANOUT = 32
+BULK = 2000
+
+# (first step, low, high, last step, last value, count)
+Summary = tuple[int, float, float, int, float, int]
+
+
+def combine(parts: Iterable[Summary]) -> Summary | None:
+    """One summary of several (raw points are summaries of one point)."""
+    first = low = high = last_step = last = None
+    count = 0
+    for p_first, p_low, p_high, p_last_step, p_last, p_count in parts:
+        first = p_first if first is None else min(first, p_first)
+        low = p_low if low is None else min(low, p_low)
+        high = p_high if high is None else max(high, p_high)
+        if last_step is None or p_last_step >= last_step:
+            last_step, last = p_last_step, p_last
+        count += p_count
+    if first is None:
+        return None
+    return (first, low, high, last_step, last, count)
+
+
+def _lower_rows(stage_pk: int, keys: Sequence[str], level: int, lo: int, hi: int):
+    """Summaries one level below ``level`` in steps lo..hi, per key."""
+    if level == 0:
+        points = MetricPoint.objects.filter(stage_id=stage_pk, key__in=keys, step__gte=lo, step__lte=hi)
+        for key, step, value in points.values_list("key", "step", "value"):
+            yield key, (step, value, value, step, value, 1)
+        return
+    size = LEVELS[level - 1]
+    rows = MetricRollup.objects.filter(
+        stage_id=stage_pk, key__in=keys, size=size, block__gte=lo // size, block__lte=hi // size
+    )
+    for key, block, low, high, last_step, last, count in rows.values_list(
+        "key", "block", "low", "high", "last_step", "last", "count"
+    ):
+        yield key, (block * size, low, high, last_step, last, count)
+
+
+@transaction.atomic
+def refresh(*, stage_pk: int, keys: Sequence[str], first_step: int, last_step: int) -> None:
+    """Recompute every block that holds a step in first_step..last_step, at every level.
+
+    Call it after points in that range were written or deleted.
+    """
+    for level, size in enumerate(LEVELS):
+        lo, hi = (first_step // size) * size, (last_step // size + 1) * size - 1
+        blocks: dict[tuple[str, int], list[Summary]] = defaultdict(list)
+        for key, summary in _lower_rows(stage_pk, keys, level, lo, hi):
+            blocks[(key, summary[0] // size)].append(summary)
+        _store(stage_pk, size, blocks, keys, lo // size, hi // size)
+
+
+def _store(stage_pk, size, blocks, keys, first_block, last_block) -> None:
+    rows = []
+    for (key, block), parts in blocks.items():
+        _, low, high, last_step, last, count = combine(parts)
+        rows.append(MetricRollup(stage_id=stage_pk, key=key, size=size, block=block, low=low,
+                                 high=high, last_step=last_step, last=last, count=count))
+    # Replaced, not merged: a block whose points were deleted must not keep old extremes.
+    MetricRollup.objects.filter(
+        stage_id=stage_pk, key__in=keys, size=size, block__gte=first_block, block__lte=last_block
+    ).delete()
+    MetricRollup.objects.bulk_create(rows, batch_size=BULK)
+
+
+def rebuild(*, stage_pk: int) -> None:
+    """Every summary of a stage from its raw points (after a bulk load)."""
+    keys = list(
+        MetricPoint.objects.filter(stage_id=stage_pk).values_list("key", flat=True).distinct()
+    )
+    MetricRollup.objects.filter(stage_id=stage_pk).delete()
+    for key in keys:
+        steps = MetricPoint.objects.filter(stage_id=stage_pk, key=key).values_list("step", flat=True)
+        last = steps.order_by("-step").first()
+        if last is not None:
+            refresh(stage_pk=stage_pk, keys=[key], first_step=0, last_step=last)
+
+
+def discard_after(*, stage_pk: int, step: int) -> None:
+    """Forget summaries of steps after ``step`` (the points were deleted for a retry)."""
+    keys = list(
+        MetricRollup.objects.filter(stage_id=stage_pk).values_list("key", flat=True).distinct()
+    )
+    for size in LEVELS:
+        MetricRollup.objects.filter(stage_id=stage_pk, size=size, block__gt=step // size).delete()
+    if keys:
+        refresh(stage_pk=stage_pk, keys=keys, first_step=max(step, 0), last_step=max(step, 0))
+
+
+def level_for(bucket_width: float) -> int | None:
+    """The coarsest summary size that still fits in one chart bucket (None: raw points)."""
+    fitting = [size for size in LEVELS if size <= bucket_width]
+    return fitting[-1] if fitting else None

@@ -1,0 +1,274 @@
+"""Reads for the run pages: lists with their latest metrics, and chart series."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.db.models import (
+    Avg, BigIntegerField, Case, Count, F, FloatField, Max, Min, OuterRef, Q, QuerySet, Subquery,
+    Sum, When,
+)
+from django.db.models.functions import Cast
+from django.shortcuts import get_object_or_404
+
+from r1web.runs import charts, rollups
+from r1web.runs.models import MetricPoint, MetricRollup, Run, Stage, StageKind
+from r1web.traces.models import Flag, FlagLabel, Sample
+
+TRAINING = (StageKind.GRPO, StageKind.SFT)
+
+# Our series name -> the metric keys that carry it, best first (TRL's names, then ours).
+LOGGED_KEYS: dict[str, tuple[str, ...]] = {
+    "reward": ("reward",),
+    "accuracy": ("accuracy", "rewards/accuracy/mean", "rewards/accuracy_reward/mean"),
+    "format_rate": ("format_rate", "rewards/format/mean", "rewards/format_reward/mean"),
+    "length_mean": ("completions/mean_length", "completion_length"),
+    "length_min": ("completions/min_length",),
+    "length_max": ("completions/max_length",),
+    "reflection_rate": ("reflection_rate",),
+    "kl": ("kl",),
+    "entropy": ("entropy",),
+    "loss": ("loss",),
+}
+ACCURACY_KEYS = LOGGED_KEYS["accuracy"]
+REFLECTION_LABELS = (FlagLabel.REFLECTION, FlagLabel.AHA)
+
+
+def get_run_for_user(request, pk: int) -> Run:
+    """Every signed-in user may read every run; writes check roles in the view."""
+    return get_object_or_404(Run, pk=pk)
+
+
+def get_stage_for_user(request, pk: int) -> Stage:
+    return get_object_or_404(Stage.objects.select_related("run"), pk=pk)
+
+
+def runs_for_list() -> QuerySet[Run]:
+    """Runs, newest first, with their latest reward and accuracy and their stages."""
+    return Run.objects.annotate(
+        latest_reward=_latest_metric(("reward",)),
+        latest_accuracy=_latest_metric(ACCURACY_KEYS),
+        stage_count=Count("stages", distinct=True),
+    ).prefetch_related("stages")
+
+
+def _latest_metric(keys: Sequence[str]) -> Subquery:
+    points = MetricPoint.objects.filter(stage__run=OuterRef("pk"), key__in=keys)
+    return Subquery(points.order_by("-step", "-stage__position").values("value")[:1])
+
+
+def runs_active(runs: Iterable[Run]) -> bool:
+    return any(not run.is_finished() for run in runs)
+
+
+def training_stage_ids(run: Run) -> list[int]:
+    return list(run.stages.filter(kind__in=TRAINING).values_list("pk", flat=True))
+
+
+def metric_keys(stage_ids: Sequence[int]) -> set[str]:
+    """The keys logged by these stages, read from the coarsest summaries when there are any
+    (a DISTINCT over a million raw points costs a full scan)."""
+    coarse = MetricRollup.objects.filter(stage_id__in=stage_ids, size=rollups.LEVELS[-1])
+    keys = set(coarse.values_list("key", flat=True).distinct())
+    if keys:
+        return keys
+    raw = MetricPoint.objects.filter(stage_id__in=stage_ids)
+    return set(raw.values_list("key", flat=True).distinct())
+
+
+def metric_series(
+    stage_ids: Sequence[int], key: str, x_range: tuple[int, int] | None, points: int
+) -> list[charts.Point]:
+    """One metric's points in ``x_range``, downsampled in the database when there are many.
+
+    A wide range reads the block summaries of ``rollups`` (the coarsest that fits a
+    bucket), so a million-step series costs about a thousand rows; a narrow one reads
+    the raw points. Blocks cut by the range's edges count whole: at most one bucket off.
+    """
+    rows = MetricPoint.objects.filter(stage_id__in=stage_ids, key=key)
+    if x_range:
+        rows = rows.filter(step__gte=x_range[0], step__lte=x_range[1])
+    bounds = rows.aggregate(lo=Min("step"), hi=Max("step"))
+    lo, hi = bounds["lo"], bounds["hi"]
+    if lo is None:
+        return []
+    width = hi - lo + 1
+    if width <= 3 * points:
+        return list(rows.order_by("step").values_list("step", "value"))
+    size = rollups.level_for(width / points)
+    if size is not None:
+        summaries = MetricRollup.objects.filter(
+            stage_id__in=stage_ids, key=key, size=size, block__gte=lo // size, block__lte=hi // size
+        ).annotate(step=F("block") * size)
+        if summaries.exists():
+            return _bucketed(summaries, lo, width, points, ("low", "high", "last_step", "last"))
+    return _bucketed(rows, lo, width, points, ("value", "value", "step", "value"))
+
+
+def _bucketed(rows: QuerySet, lo: int, width: int, points: int, fields) -> list[charts.Point]:
+    low_field, high_field, last_step_field, last_field = fields
+    # In bigint: a million steps times a few thousand points overflows a 32-bit integer.
+    bucket = Cast(F("step") - lo, BigIntegerField()) * points / width
+    stats = list(
+        rows.annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(low=Min(low_field), high=Max(high_field), end=Max(last_step_field))
+        .order_by("bucket")
+        .values_list("bucket", "low", "high", "end")
+    )
+    ends = [row[3] for row in stats]
+    at_ends = rows.filter(**{f"{last_step_field}__in": ends})
+    last_values = dict(at_ends.values_list(last_step_field, last_field))
+    bucket_width = width / points
+    return charts.bucket_rows_to_points(
+        (lo + (b + 0.5) * bucket_width, low, high, end, last_values.get(end, high))
+        for b, low, high, end in stats
+    )
+
+
+def sample_step_stats(stage_ids: Sequence[int], x_range: tuple[int, int] | None) -> list[dict]:
+    """Per step: accuracy, format rate, length mean/min/max and reflection rate of samples."""
+    samples = Sample.objects.filter(stage_id__in=stage_ids)
+    if x_range:
+        samples = samples.filter(step__gte=x_range[0], step__lte=x_range[1])
+    return list(
+        samples.values("step")
+        .annotate(
+            total=Count("id"),
+            reward=Avg("reward"),
+            accuracy=Avg(Case(When(correct=True, then=1.0), default=0.0, output_field=FloatField())),
+            format_rate=Avg(Case(When(format_ok=True, then=1.0), default=0.0, output_field=FloatField())),
+            reflective=Sum(Case(When(reflection_count__gt=0, then=1), default=0)),
+            length_mean=Avg("length_tokens"),
+            length_min=Min("length_tokens"),
+            length_max=Max("length_tokens"),
+        )
+        .order_by("step")
+    )
+
+
+def flag_counts(run: Run, x_range: tuple[int, int] | None) -> list[charts.Point]:
+    """Human reflection flags (reflection or aha) per step."""
+    flags = Flag.objects.filter(run=run, label__in=REFLECTION_LABELS)
+    if x_range:
+        flags = flags.filter(step__gte=x_range[0], step__lte=x_range[1])
+    rows = flags.values("step").annotate(n=Count("id")).order_by("step")
+    return [(row["step"], row["n"]) for row in rows]
+
+
+def run_series(run: Run, x_range: tuple[int, int] | None, points: int) -> dict[str, list]:
+    """Every chart series of a run: logged metrics first, sample statistics where missing."""
+    stage_ids = training_stage_ids(run)
+    keys = metric_keys(stage_ids)
+    series: dict[str, list] = {}
+    for name, candidates in LOGGED_KEYS.items():
+        key = next((k for k in candidates if k in keys), None)
+        if key:
+            series[name] = metric_series(stage_ids, key, x_range, points)
+    for key in reward_function_keys(keys):
+        series[key] = metric_series(stage_ids, key, x_range, points)
+    missing = [name for name in SAMPLE_SERIES if name not in series]
+    if missing:
+        stats = sample_step_stats(stage_ids, x_range)
+        for name in missing:
+            series[name] = charts.downsample(_stat_points(stats, name), points)
+    series["flags"] = charts.downsample(flag_counts(run, x_range), points)
+    return series
+
+
+SAMPLE_SERIES = ("reward", "accuracy", "format_rate", "length_mean", "length_min",
+                 "length_max", "reflection_rate")
+
+
+def _stat_points(stats: list[dict], name: str) -> list[charts.Point]:
+    if name == "reflection_rate":
+        return [(row["step"], row["reflective"] / row["total"]) for row in stats]
+    return [(row["step"], float(row[name])) for row in stats]
+
+
+def reward_function_keys(keys: Iterable[str]) -> list[str]:
+    """TRL's per-function reward means: ``rewards/<name>/mean``."""
+    return sorted(k for k in keys if k.startswith("rewards/") and k.endswith("/mean"))
+
+
+def run_figures(runs: Sequence[Run], x_range: tuple[int, int] | None, points: int) -> dict:
+    """Every chart of the run page, for one run or several overlaid."""
+    per_run = [(f"#{run.pk} {run.name}", run_series(run, x_range, points)) for run in runs]
+    reward_keys = {k for _, s in per_run for k in s if k.startswith("rewards/")}
+    chart_list = [charts.reward_chart(reward_keys), *charts.CHARTS[1:]]
+    return {chart.slug: charts.figure(chart, per_run) for chart in chart_list}
+
+
+# --- the aha finder's inputs --------------------------------------------------------
+
+def reflection_counts(stage_ids: Sequence[int]) -> list[charts.StepCount]:
+    rows = (
+        Sample.objects.filter(stage_id__in=stage_ids)
+        .values("step")
+        .annotate(total=Count("id"), reflective=Count("id", filter=Q(reflection_count__gt=0)))
+        .order_by("step")
+    )
+    return [charts.StepCount(r["step"], r["total"], r["reflective"]) for r in rows]
+
+
+def base_reflection(run: Run) -> charts.StepCount | None:
+    """The base model's reflection count: the run's first "before" evaluation, if any."""
+    stage = run.stages.filter(kind=StageKind.EVAL).order_by("position").first()
+    if stage is None or stage.params.get("label", "before") != "before":
+        return None
+    counts = Sample.objects.filter(stage=stage).aggregate(
+        total=Count("id"), reflective=Count("id", filter=Q(reflection_count__gt=0))
+    )
+    if not counts["total"]:
+        return None
+    return charts.StepCount(0, counts["total"], counts["reflective"])
+
+
+def run_aha(run: Run) -> tuple[charts.Aha | None, list[Sample]]:
+    """The aha step of a run and a few reflective samples from it."""
+    stage_ids = training_stage_ids(run)
+    found = charts.aha_step(reflection_counts(stage_ids), base_reflection(run))
+    if found is None:
+        return None, []
+    examples = Sample.objects.filter(
+        stage_id__in=stage_ids, step=found.step, reflection_count__gt=0
+    ).order_by("-reward", "id")[:5]
+    return found, list(examples.only("id", "step", "reward", "reflection_phrases", "correct"))
+
+
+def compare_runs(raw: str | None, run: Run) -> list[Run]:
+    """The run itself and the runs named in ``?compare=1,2,3`` (unknown ids are dropped)."""
+    ids = [int(part) for part in (raw or "").split(",") if part.strip().isdigit()]
+    others = Run.objects.filter(pk__in=[i for i in ids if i != run.pk])[:8]
+    return [run, *others]
+
+
+def parse_x_range(x0: str | None, x1: str | None) -> tuple[int, int] | None:
+    try:
+        lo, hi = int(float(x0)), int(float(x1))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return (min(lo, hi), max(lo, hi))
+
+
+def metrics_rows(run: Run) -> Iterable[tuple]:
+    """Every logged metric point of a run, for the CSV download (streamed)."""
+    return (
+        MetricPoint.objects.filter(stage__run=run)
+        .order_by("stage__position", "key", "step")
+        .values_list("stage__name", "step", "key", "value")
+        .iterator(chunk_size=5000)
+    )
+
+
+def step_stats_rows(run: Run) -> list[dict]:
+    return sample_step_stats(training_stage_ids(run), None)
+
+
+def stages_of(run: Run) -> QuerySet[Stage]:
+    return run.stages.select_related("output_checkpoint").order_by("position")
+
+
+def stages_active(stages: Iterable[Stage]) -> bool:
+    return any(not stage.is_finished() for stage in stages)
+

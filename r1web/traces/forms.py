@@ -1,0 +1,42 @@
+"""The trace browser's filters: every field is a GET parameter, so a view is a URL."""
+
+from __future__ import annotations
+
+from django import forms
+
+from r1web.traces.models import FlagLabel
+
+YES_NO = [("", "any"), ("yes", "yes"), ("no", "no")]
+FLAGGED = [("", "any or none"), ("any", "flagged (any label)"), *FlagLabel.choices]
+SORTS = [
+    ("newest", "newest"),
+    ("step", "step ↑"),
+    ("-step", "step ↓"),
+    ("-reward", "reward ↓"),
+    ("reward", "reward ↑"),
+    ("-length", "length ↓"),
+    ("length", "length ↑"),
+]
+
+
+class TraceFilterForm(forms.Form):
+    run = forms.IntegerField(required=False, min_value=1)
+    stage = forms.IntegerField(required=False, min_value=1)
+    step_min = forms.IntegerField(required=False, min_value=0, label="Step from")
+    step_max = forms.IntegerField(required=False, min_value=0, label="to")
+    reward_min = forms.FloatField(required=False, label="Reward from")
+    reward_max = forms.FloatField(required=False, label="to")
+    correct = forms.ChoiceField(required=False, choices=YES_NO)
+    format_ok = forms.ChoiceField(required=False, choices=YES_NO, label="Format ok")
+    reflection = forms.ChoiceField(required=False, choices=YES_NO, label="Has reflection")
+    flagged = forms.ChoiceField(required=False, choices=FLAGGED)
+    flag_label = forms.CharField(required=False, max_length=100, label="Custom label")
+    q = forms.CharField(required=False, max_length=200, label="Text")
+    sort = forms.ChoiceField(required=False, choices=SORTS)
+
+
+def cleaned(params) -> dict:
+    """The valid filters of ``params``; an invalid value is ignored, not an error page."""
+    form = TraceFilterForm(params)
+    form.is_valid()
+    return {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}

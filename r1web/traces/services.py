@@ -1,0 +1,90 @@
+"""Writes to samples and flags."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from r1web.traces.models import Flag, FlagLabel, Sample
+
+BULK = 1000
+
+
+@transaction.atomic
+def samples_record(*, stage, records: list, example_ids: dict[str, int] | None = None) -> None:
+    """Store sampled completions in one transaction.
+
+    A record already stored (same stage, step, group, index) is skipped, so a retried
+    batch never duplicates a sample.
+    """
+    example_ids = example_ids or {}
+    rows = [_sample(stage, record, example_ids) for record in records]
+    Sample.objects.bulk_create(rows, batch_size=BULK, ignore_conflicts=True)
+
+
+def _sample(stage, record, example_ids: dict[str, int]) -> Sample:
+    phrases = list(record.reflection_phrases)
+    return Sample(
+        run_id=stage.run_id,
+        stage=stage,
+        step=record.step,
+        group=record.group,
+        index=record.index,
+        example_id=example_ids.get(record.example_key),
+        example_key=record.example_key[:200],
+        prompt=record.prompt,
+        completion=record.completion,
+        think=record.think,
+        answer=record.answer,
+        reference=record.reference,
+        rewards={k: float(v) for k, v in record.rewards.items()},
+        reward=float(record.reward),
+        advantage=float(record.advantage),
+        length_tokens=int(record.length_tokens),
+        correct=bool(record.correct),
+        format_ok=bool(record.format_ok),
+        reflection_phrases=phrases,
+        reflection_count=min(len(phrases), 32767),
+    )
+
+
+class FlagError(ValueError):
+    """A flag that cannot be set or removed: the message is shown as is."""
+
+
+# Flags that contradict each other: setting one removes the same person's opposite.
+_OPPOSITES = {
+    FlagLabel.REFLECTION: [FlagLabel.NOT_REFLECTION],
+    FlagLabel.AHA: [FlagLabel.NOT_REFLECTION],
+    FlagLabel.NOT_REFLECTION: [FlagLabel.REFLECTION, FlagLabel.AHA],
+}
+
+
+@transaction.atomic
+def sample_flag(*, sample: Sample, user, label: str, custom_label: str = "", note: str = "") -> Flag:
+    """Flag a sample (or update the note of the same flag). The caller checks the role."""
+    if label not in FlagLabel.values:
+        raise FlagError(f"unknown flag {label!r}")
+    custom_label = custom_label.strip()[:100] if label == FlagLabel.CUSTOM else ""
+    if label == FlagLabel.CUSTOM and not custom_label:
+        raise FlagError("a custom flag needs a label")
+    Flag.objects.filter(
+        sample=sample, created_by=user, label__in=_OPPOSITES.get(label, [])
+    ).delete()
+    flag, _ = Flag.objects.update_or_create(
+        sample=sample,
+        created_by=user,
+        label=label,
+        custom_label=custom_label,
+        defaults={"note": note.strip(), "run_id": sample.run_id, "step": sample.step},
+    )
+    return flag
+
+
+@transaction.atomic
+def sample_unflag(*, flag: Flag, user) -> None:
+    """Remove a flag; only the person who set it (or an operator) may."""
+    from r1web.accounts.roles import OPERATOR, has_role
+
+    if flag.created_by_id != user.pk and not has_role(user, OPERATOR):
+        raise FlagError("only the person who set a flag can remove it")
+    flag.delete()

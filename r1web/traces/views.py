@@ -1,0 +1,129 @@
+"""The trace browser, a sample with its flags, a GRPO group and a prompt's evolution."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from r1web.accounts.access import role_required
+from r1web.accounts.roles import CURATOR
+from r1web.runs.selectors import get_run_for_user
+from r1web.traces import selectors
+from r1web.traces.forms import TraceFilterForm
+from r1web.traces.models import Flag, FlagLabel
+from r1web.traces.services import FlagError, sample_flag, sample_unflag
+
+LONG_THINK = 1500  # characters; longer reasoning starts collapsed
+
+
+def _filter_query(params) -> str:
+    """The current filter as a query string, without the page cursor."""
+    params = params.copy()
+    params.pop("after", None)
+    return params.urlencode()
+
+
+def _promote_url() -> str | None:
+    # The curation app adds this endpoint; until it exists the button is not shown.
+    try:
+        return reverse("curation:promote")
+    except NoReverseMatch:
+        return None
+
+
+@require_GET
+def sample_list(request):
+    page = selectors.samples_page(request.GET)
+    form = TraceFilterForm(request.GET or None)
+    form.is_valid()
+    template = "traces/list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    run_id = form.cleaned_data.get("run") if form.is_bound else None
+    return render(request, template, {
+        "form": form,
+        "page": page,
+        "filter_query": _filter_query(request.GET),
+        "promote_url": _promote_url(),
+        "runs": selectors.run_choices(),
+        "stages": selectors.stage_choices(run_id),
+    })
+
+
+@require_GET
+def sample_detail(request, pk: int):
+    sample = selectors.get_sample_for_user(request, pk)
+    previous, following = selectors.neighbours(request.GET, sample)
+    return render(request, "traces/sample.html", {
+        "sample": sample,
+        "flags": selectors.sample_flags(sample),
+        "labels": FlagLabel,
+        "previous": previous,
+        "following": following,
+        "filter_query": _filter_query(request.GET),
+        "promote_url": _promote_url(),
+        "think_collapsed": len(sample.think) > LONG_THINK,
+    })
+
+
+def _flags_response(request, sample, error: str = ""):
+    """htmx gets the flags fragment back; a plain form post goes back to the sample."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(f"{sample.get_absolute_url()}?{_filter_query(request.GET)}")
+    context = {
+        "sample": sample, "flags": selectors.sample_flags(sample), "labels": FlagLabel,
+        "error": error,
+    }
+    return render(request, "traces/sample.html#flags", context, status=400 if error else 200)
+
+
+@require_POST
+@role_required(CURATOR)
+def flag_create(request, pk: int):
+    sample = selectors.get_sample_for_user(request, pk)
+    try:
+        sample_flag(
+            sample=sample,
+            user=request.user,
+            label=request.POST.get("label", ""),
+            custom_label=request.POST.get("custom_label", ""),
+            note=request.POST.get("note", ""),
+        )
+    except FlagError as exc:
+        return _flags_response(request, sample, error=str(exc))
+    return _flags_response(request, sample)
+
+
+@require_POST
+@role_required(CURATOR)
+def flag_delete(request, pk: int):
+    flag = get_object_or_404(Flag.objects.select_related("sample"), pk=pk)
+    try:
+        sample_unflag(flag=flag, user=request.user)
+    except FlagError as exc:
+        return _flags_response(request, flag.sample, error=str(exc))
+    return _flags_response(request, flag.sample)
+
+
+@require_GET
+def group_detail(request, stage: int, step: int, group: int):
+    samples = selectors.group_samples(stage, step, group)
+    if not samples:
+        return render(request, "traces/group.html", {"samples": []}, status=404)
+    return render(request, "traces/group.html", {
+        "samples": samples,
+        "first": samples[0],
+        "reward_names": selectors.reward_names(samples),
+    })
+
+
+@require_GET
+def evolution(request, run: int):
+    run = get_run_for_user(request, run)
+    key = request.GET.get("key", "")
+    samples = selectors.evolution_samples(run, key) if key else []
+    return render(request, "traces/evolution.html", {"run": run, "key": key, "samples": samples})

@@ -1,0 +1,43 @@
+// Keyboard shortcuts for reviewing samples: j/k next/previous, r/a/n flag the sample
+// as reflection / aha moment / not reflection. In the trace list, j/k move a selection
+// and Enter opens it.
+(function () {
+  "use strict";
+
+  function typing(ev) {
+    var t = ev.target;
+    return t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName);
+  }
+
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tr.sample-row")); }
+
+  function moveSelection(step) {
+    var all = rows();
+    if (!all.length) return false;
+    var current = all.findIndex(function (r) { return r.classList.contains("selected"); });
+    var next = Math.max(0, Math.min(all.length - 1, current + step));
+    if (current >= 0) all[current].classList.remove("selected");
+    all[next].classList.add("selected");
+    all[next].scrollIntoView({ block: "nearest" });
+    return true;
+  }
+
+  function follow(rel) {
+    var link = document.querySelector('a[rel="' + rel + '"]');
+    if (link) window.location.href = link.href;
+  }
+
+  document.addEventListener("keydown", function (ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev)) return;
+    var key = ev.key;
+    if (key === "j" || key === "k") {
+      if (!moveSelection(key === "j" ? 1 : -1)) follow(key === "j" ? "next" : "prev");
+    } else if (key === "Enter") {
+      var selected = document.querySelector("tr.sample-row.selected");
+      if (selected) window.location.href = selected.dataset.href;
+    } else if (key === "r" || key === "a" || key === "n") {
+      var button = document.querySelector('#flags button[data-key="' + key + '"]');
+      if (button) button.click();
+    }
+  });
+})();

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+
+from r1web.datasets.content import content_hash
+from r1web.datasets.files import read_examples, write_examples
+from workers.stages.datafiles import DatasetFileError
+
+RECORDS = [
+    {
+        "key": "a",
+        "split": "train",
+        "task": "math",
+        "prompt": "1+1?",
+        "answer": "2",
+        "completion": "|special_token| one and one |special_token|2",
+        "provenance": {"sample_id": 7},
+    },
+    {
+        "key": "b",
+        "split": "test",
+        "task": "math",
+        "prompt": " spaced ",
+        "answer": "",
+        "completion": "x",
+        "provenance": {},
+    },
+]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "hf"])
+def test_a_written_file_reads_back_with_the_same_content_hash(tmp_path, fmt):
+    path = write_examples(RECORDS, tmp_path / f"out.{fmt}", fmt=fmt)
+    back = read_examples(path, fmt=fmt)
+    assert content_hash(back) == content_hash(RECORDS)
+    assert back[0]["provenance"] == {"sample_id": 7}
+
+
+def test_gsm8k_lines_take_the_final_answer_and_the_given_split(tmp_path):
+    path = tmp_path / "g.jsonl"
+    path.write_text('{"question": "Q?", "answer": "step\\n#### 1,234"}\n')
+    [record] = read_examples(path, fmt="gsm8k", split="test")
+    assert (record["prompt"], record["answer"], record["split"]) == ("Q?", "1234", "test")
+
+
+def test_a_bad_line_is_named_by_its_number(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"prompt": "a", "answer": "1"}\n{"prompt": "b", "answer": "2"}\n{oops\n')
+    with pytest.raises(DatasetFileError, match="line 3"):
+        read_examples(path)

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import pytest
+
+from r1web.runs import charts
+from r1web.runs.charts import Aha, StepCount
+
+
+def test_downsampling_leaves_a_short_series_alone():
+    points = [(x, float(x)) for x in range(30)]
+    assert charts.downsample(points, 10) == points
+
+
+def test_downsampling_keeps_each_buckets_min_max_and_last():
+    points = [(x, 0.0) for x in range(1000)]
+    points[123] = (123, 50.0)  # a spike a stride would miss
+    points[777] = (777, -9.0)
+    kept = charts.downsample(points, 10)
+    assert len(kept) <= 30
+    assert (123, 50.0) in kept
+    assert (777, -9.0) in kept
+    assert kept[-1] == (999, 0.0)
+    assert [x for x, _ in kept] == sorted(x for x, _ in kept)
+
+
+def test_downsampling_refuses_zero_buckets():
+    with pytest.raises(ValueError):
+        charts.downsample([(0, 1.0)], 0)
+
+
+def test_bucketed_rows_draw_min_and_max_at_the_bucket_middle_and_the_last_point_where_it_is():
+    points = charts.bucket_rows_to_points([(5.0, -1.0, 3.0, 9, 2.0)])
+    assert points == [(5.0, -1.0), (5.0, 3.0), (9, 2.0)]
+
+
+def test_points_parameter_is_clamped():
+    assert charts.clamp_points("999999") == charts.MAX_POINTS
+    assert charts.clamp_points("nonsense") == charts.DEFAULT_POINTS
+    assert charts.clamp_points("1") == 10
+
+
+def test_a_figure_overlays_several_runs_and_skips_empty_series():
+    chart = charts.CHARTS[1]
+    fig = charts.figure(chart, [("run a", {"accuracy": [(1, 0.5)]}), ("run b", {"accuracy": [(1, 0.7)]})])
+    assert [trace["name"] for trace in fig["data"]] == ["run a: accuracy", "run b: accuracy"]
+
+
+def test_human_flags_go_on_the_right_hand_axis():
+    chart = next(c for c in charts.CHARTS if c.slug == "reflection")
+    fig = charts.figure(chart, [("r", {"flags": [(3, 2)], "reflection_rate": [(3, 0.1)]})])
+    assert {t["name"]: t.get("yaxis") for t in fig["data"]} == {
+        "reflection rate (detector)": None, "human reflection flags": "y2",
+    }
+
+
+def _steps(rates: list[float], n: int = 100) -> list[StepCount]:
+    return [StepCount(step, n, round(rate * n)) for step, rate in enumerate(rates, start=1)]
+
+
+def test_the_aha_step_is_where_reflection_rises_clearly_above_the_base_and_stays():
+    rates = [0.1] * 10 + [0.4] * 10
+    found = charts.aha_step(_steps(rates), StepCount(0, 200, 20), window=1)
+    assert found == Aha(step=11, base_rate=0.1, rate=0.4)
+
+
+def test_a_rise_that_falls_back_is_no_aha_moment():
+    rates = [0.1] * 5 + [0.5] * 5 + [0.1] * 5
+    assert charts.aha_step(_steps(rates), StepCount(0, 200, 20), window=1) is None
+
+
+def test_a_rise_within_noise_is_no_aha_moment():
+    # 0.1 -> 0.13 is under the five-point margin.
+    assert charts.aha_step(_steps([0.13] * 10), StepCount(0, 200, 20), window=1) is None
+
+
+def test_without_a_base_evaluation_the_first_step_is_the_base():
+    rates = [0.05] + [0.05] * 3 + [0.6] * 6
+    found = charts.aha_step(_steps(rates), None, window=1)
+    assert found is not None and found.step == 5 and found.base_rate == 0.05
+
+
+def test_smoothing_delays_the_aha_step_until_the_window_is_clearly_above():
+    rates = [0.1] * 10 + [0.5] * 10
+    found = charts.aha_step(_steps(rates), StepCount(0, 200, 20), window=5)
+    assert found is not None and 11 <= found.step <= 13

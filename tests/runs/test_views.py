@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from django.urls import reverse
+
+from r1web.runs.models import MetricPoint, Run, Stage, StageKind
+from r1web.runs.services import RunError, metrics_record
+from r1web.traces.models import Flag, Sample
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def viewer(client, charlie):
+    client.force_login(charlie)
+    return client
+
+
+@pytest.fixture
+def operator(client, alice):
+    client.force_login(alice)
+    return client
+
+
+def test_the_run_list_shows_progress_and_latest_metrics(viewer, make_run):
+    stage = make_run(step=5, total_steps=20)
+    metrics_record(stage_pk=stage.pk, step=4, values={"reward": 0.25, "rewards/accuracy/mean": 0.1})
+    metrics_record(stage_pk=stage.pk, step=5, values={"reward": 1.5, "rewards/accuracy/mean": 0.75})
+    page = viewer.get(reverse("runs:list")).content.decode()
+    assert 'aria-valuenow="25"' in page
+    assert "1.500" in page and "0.750" in page
+    assert 'hx-trigger="every 3s"' in page
+
+
+def test_htmx_polling_gets_only_the_run_table(viewer, make_run):
+    make_run()
+    response = viewer.get(reverse("runs:list"), headers=HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.strip().startswith('<div id="run-table"')
+    assert "<html" not in body
+
+
+def test_polling_stops_once_every_run_has_finished(viewer, make_run):
+    make_run(status="succeeded")
+    response = viewer.get(reverse("runs:list"), headers=HTMX)
+    assert response.status_code == 286  # htmx's "stop polling"
+    assert "succeeded" in response.content.decode()
+
+
+def test_a_viewer_sees_no_new_run_button(viewer, db):
+    assert "New run" not in viewer.get(reverse("runs:list")).content.decode()
+
+
+def test_an_operator_starts_a_run_from_the_form(operator, alice, monkeypatch):
+    seen = {}
+
+    def fake_create(*, args, user):
+        seen.update(args=args, user=user)
+        return Run.objects.create(name="new one", recipe="r1-zero")
+
+    monkeypatch.setattr("r1web.runs.views.r1_zero_create", fake_create)
+    response = operator.post(reverse("runs:new"), {
+        "recipe": "r1-zero", "max_steps": "7", "trl_config": "learning_rate=1e-5\nlogging_steps=1",
+    })
+    assert response.status_code == 302
+    assert seen["args"].trl_config == {"learning_rate": 1e-5, "logging_steps": 1}
+    assert seen["args"].max_steps == 7 and seen["user"] == alice
+
+
+def test_a_bad_trl_field_is_shown_in_the_form_and_nothing_is_written(operator, monkeypatch):
+    from workers.stages.base import ConfigError
+
+    def refuse(*, args, user):
+        raise ConfigError("unknown GRPOConfig field 'lerning_rate'")
+
+    monkeypatch.setattr("r1web.runs.views.r1_zero_create", refuse)
+    response = operator.post(reverse("runs:new"), {"recipe": "r1-zero", "trl_config": '{"lerning_rate": 1}'})
+    assert response.status_code == 200
+    assert "unknown GRPOConfig field &#x27;lerning_rate&#x27;" in response.content.decode()
+    assert Run.objects.count() == 0
+
+
+def test_malformed_json_config_is_a_form_error(operator):
+    response = operator.post(reverse("runs:new"), {"recipe": "r1-zero", "trl_config": "{not json"})
+    assert "not valid JSON" in response.content.decode()
+
+
+def test_an_operator_cancels_a_running_run(operator, make_run):
+    stage = make_run(status="queued")
+    response = operator.post(reverse("runs:cancel", args=[stage.run_id]), follow=True)
+    assert Run.objects.get().status == "cancelled"
+    assert "being cancelled" in response.content.decode()
+
+
+def test_resuming_a_run_that_cannot_resume_shows_why(operator, make_run):
+    stage = make_run(status="running")
+    response = operator.post(reverse("runs:resume", args=[stage.run_id]), follow=True)
+    assert "only a failed or cancelled run can resume" in response.content.decode()
+
+
+def test_an_operator_resumes_a_failed_run(operator, make_run, django_capture_on_commit_callbacks, monkeypatch):
+    monkeypatch.setattr("r1web.runs.services._enqueue", lambda stage: None)
+    stage = make_run(status="failed")
+    operator.post(reverse("runs:resume", args=[stage.run_id]))
+    assert Stage.objects.get().status == "queued"
+
+
+@pytest.fixture
+def trained(make_run, make_samples, bob):
+    stage = make_run(total_steps=3, step=3)
+    make_samples(stage, steps=3)
+    for step in (1, 2, 3):
+        metrics_record(stage_pk=stage.pk, step=step, values={
+            "reward": step / 3, "rewards/accuracy/mean": 0.5, "rewards/format/mean": 1.0, "kl": 0.01 * step,
+        })
+    sample = Sample.objects.filter(step=2).first()
+    Flag.objects.create(sample=sample, run=stage.run, step=2, label="aha", created_by=bob)
+    return stage
+
+
+def test_the_run_page_embeds_every_chart_as_json(viewer, trained):
+    page = viewer.get(reverse("runs:detail", args=[trained.run_id])).content.decode()
+    assert '<script id="run-figures" type="application/json">' in page
+    for slug in ("reward", "accuracy", "length", "reflection", "kl", "loss"):
+        assert f'id="chart-{slug}"' in page
+    assert "<script>" not in page  # no inline scripts
+
+
+def test_chart_data_has_logged_metrics_sample_statistics_and_flags(viewer, trained):
+    body = viewer.get(reverse("runs:chart_data", args=[trained.run_id])).json()
+    figures = body["figures"]
+    names = {t["name"] for t in figures["reward"]["data"]}
+    assert names == {"total reward", "accuracy", "format"}
+    length = {t["name"]: t["y"] for t in figures["length"]["data"]}
+    assert length["min"] == [11.0, 12.0, 13.0] and length["max"] == [14.0, 15.0, 16.0]
+    flags = next(t for t in figures["reflection"]["data"] if t["name"] == "human reflection flags")
+    assert flags["x"] == [2] and flags["y"] == [1]
+    assert body["live"] is True
+
+
+def test_chart_data_follows_the_zoomed_range(viewer, trained):
+    url = reverse("runs:chart_data", args=[trained.run_id])
+    figures = viewer.get(url, {"x0": "2", "x1": "3"}).json()["figures"]
+    assert figures["kl"]["data"][0]["x"] == [2, 3]
+
+
+def test_a_long_series_is_downsampled_in_the_database(viewer, make_run):
+    stage = make_run()
+    MetricPoint.objects.bulk_create(
+        MetricPoint(stage=stage, step=s, key="loss", value=1.0 if s != 4321 else 99.0) for s in range(10_000)
+    )
+    url = reverse("runs:chart_data", args=[stage.run_id])
+    loss = viewer.get(url, {"points": "100"}).json()["figures"]["loss"]["data"][0]
+    assert len(loss["x"]) <= 300
+    assert max(loss["y"]) == 99.0  # the spike survives
+    assert loss["x"][-1] == 9999
+
+
+def test_runs_can_be_overlaid(viewer, trained, make_run):
+    other = make_run(name="other run")
+    metrics_record(stage_pk=other.pk, step=1, values={"kl": 0.5})
+    url = reverse("runs:chart_data", args=[trained.run_id])
+    kl = viewer.get(url, {"compare": f"{other.run_id},999"}).json()["figures"]["kl"]["data"]
+    assert [t["name"] for t in kl] == [f"#{trained.run_id} demo run: KL", f"#{other.run_id} other run: KL"]
+
+
+def test_metrics_download_as_csv(viewer, trained):
+    response = viewer.get(reverse("runs:metrics_csv", args=[trained.run_id]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["run", "source", "step", "key", "value"]
+    assert [str(trained.run_id), "GRPO", "3", "kl", "0.03"] in rows
+    assert any(row[1] == "samples" and row[3] == "reflective" for row in rows)
+
+
+def test_the_run_page_names_the_aha_step_with_examples(viewer, make_run, make_samples):
+    stage = make_run()
+    base = Stage.objects.create(run=stage.run, position=1, name="evaluate base", kind=StageKind.EVAL,
+                                params={"label": "before"})
+    make_samples(base, steps=1, groups=10, per_group=4, reflection_phrases=[])
+    make_samples(stage, steps=6, groups=10, per_group=4, reflection_phrases=["wait"])
+    page = viewer.get(reverse("runs:detail", args=[stage.run_id])).content.decode()
+    assert "From step <strong>1</strong>" in page
+    assert reverse("traces:sample", args=[Sample.objects.filter(stage=stage, step=1).first().pk]) in page
+
+
+def test_stage_polling_stops_when_the_stage_finished(viewer, make_run):
+    stage = make_run(status="succeeded")
+    response = viewer.get(reverse("runs:stage", args=[stage.pk]), headers=HTMX)
+    assert response.status_code == 286
+    assert response.content.decode().strip().startswith('<section id="stage-progress"')
+
+
+def test_the_run_page_polls_only_its_stages_fragment(viewer, make_run):
+    stage = make_run(status="running")
+    response = viewer.get(reverse("runs:detail", args=[stage.run_id]), headers=HTMX)
+    assert response.status_code == 200
+    assert response.content.decode().strip().startswith('<section id="stages"')
+
+
+def test_checkpoint_page_shows_its_path(viewer, make_run):
+    from r1web.runs.models import Checkpoint
+
+    checkpoint = Checkpoint.objects.create(name="base", path="/models/base")
+    assert "/models/base" in viewer.get(checkpoint.get_absolute_url()).content.decode()
+
+
+def test_the_recipes_own_refusal_reaches_the_form_and_writes_nothing(operator, tmp_path):
+    # No monkeypatch: the real r1_zero_create checks the model directory first.
+    response = operator.post(reverse("runs:new"), {"recipe": "r1-zero", "model": str(tmp_path / "missing")})
+    assert "is not a Hugging Face model directory" in response.content.decode()
+    assert Run.objects.count() == 0

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+
+from workers.stages.base import ConfigError, MemorySink, StageCancelled
+from workers.stages.grpo import run_grpo, validate_grpo_config
+from workers.stages.synthetic import generate
+
+TINY_RUN = {
+    "max_steps": 3,
+    "per_device_train_batch_size": 4,
+    "num_generations": 2,
+    "max_completion_length": 12,
+    "learning_rate": 1e-3,
+    "save_steps": 2,
+    "seed": 0,
+}
+
+
+def test_any_grpo_config_field_is_accepted_by_its_trl_name():
+    fields = validate_grpo_config({"max_steps": 5, "num_generations": 4, "epsilon_high": 0.28})
+    assert fields["epsilon_high"] == 0.28
+    assert fields["report_to"] == "none"  # a CPU worker default the user did not set
+
+
+@pytest.mark.parametrize(
+    "fields, named",
+    [
+        ({"learnig_rate": 1e-3}, "learnig_rate"),
+        ({"max_steps": "ten"}, "max_steps"),
+        ({"per_device_train_batch_size": 6, "num_generations": 4}, "num_generations"),
+        ({"num_iterations": 2}, "num_iterations"),
+        ({"output_dir": "/elsewhere"}, "output_dir"),
+        ({"lr_scheduler_type": "sideways"}, "sideways"),
+    ],
+)
+def test_a_bad_grpo_config_is_refused_naming_the_field(fields, named):
+    with pytest.raises(ConfigError, match=named):
+        validate_grpo_config(fields)
+
+
+def test_an_unknown_reward_function_is_refused_before_training(tmp_path):
+    with pytest.raises(ConfigError, match="lenght"):
+        run_grpo(
+            model_path=str(tmp_path), train_examples=[], output_dir=str(tmp_path),
+            trl_config=TINY_RUN, reward_funcs=["lenght"], sink=MemorySink(),
+        )
+
+
+def _run(micro_base, out, sink, **overrides):
+    config = {**TINY_RUN, **overrides.pop("config", {})}
+    return run_grpo(
+        model_path=micro_base, train_examples=generate(32, split="train"), output_dir=str(out),
+        trl_config=config, reward_funcs=["accuracy", "format"], sink=sink, **overrides,
+    )
+
+
+@pytest.mark.slow
+def test_grpo_records_every_completion_of_every_step_exactly_once(micro_base, tmp_path):
+    sink = MemorySink()
+    result = _run(micro_base, tmp_path / "run", sink)
+
+    assert result.steps == 3 and result.completions_per_step == 4
+    records = sink.sample_records
+    assert len(records) == result.steps * result.completions_per_step
+    assert len({(r.step, r.group, r.index) for r in records}) == len(records)
+    assert {r.step for r in records} == {1, 2, 3}
+    assert all(set(r.rewards) == {"accuracy", "format"} for r in records)
+    assert all(r.correct == (r.rewards["accuracy"] == 1.0) for r in records)
+    # The group-normalised advantage sums to zero inside each group.
+    for step in (1, 2, 3):
+        for group in (0, 1):
+            advantages = [r.advantage for r in records if (r.step, r.group) == (step, group)]
+            assert sum(advantages) == pytest.approx(0.0, abs=1e-4)
+
+    metric_names = {name for _, name, _ in sink.metric_points}
+    assert {"reflection_rate", "reward", "rewards/accuracy/mean", "loss"} <= metric_names
+    assert sink.progress_seen[-1] == (3, 3)
+    assert [step for step, _ in sink.checkpoints] == [2, 3]
+
+
+@pytest.mark.slow
+def test_resuming_from_a_checkpoint_does_not_record_earlier_steps_again(micro_base, tmp_path):
+    first = MemorySink()
+    _run(micro_base, tmp_path / "run", first)
+    checkpoint = dict(first.checkpoints)[2]
+
+    resumed = MemorySink()
+    result = _run(micro_base, tmp_path / "run", resumed, resume_from_checkpoint=checkpoint)
+
+    assert result.steps == 3
+    assert {r.step for r in resumed.sample_records} == {3}
+    assert len(resumed.sample_records) == result.completions_per_step
+
+
+class StopAfterFirstStep(MemorySink):
+    def should_stop(self) -> bool:
+        return bool(self.progress_seen)
+
+
+@pytest.mark.slow
+def test_a_stop_request_ends_training_after_the_current_step(micro_base, tmp_path):
+    sink = StopAfterFirstStep()
+    with pytest.raises(StageCancelled):
+        _run(micro_base, tmp_path / "run", sink)
+    assert {r.step for r in sink.sample_records} == {1}

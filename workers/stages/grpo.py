@@ -1,0 +1,261 @@
+"""GRPO (R1-Zero's RL) on TRL's ``GRPOTrainer``, reporting every sample to a sink.
+
+Recording rule: every optimizer step must sample fresh completions, i.e.
+``steps_per_generation * num_iterations`` must divide ``gradient_accumulation_steps``
+(TRL's defaults, ``steps_per_generation = gradient_accumulation_steps`` and
+``num_iterations = 1``, satisfy it). Then each step records exactly
+``completions_per_step = generation_batch_size * gradient_accumulation_steps /
+(steps_per_generation * num_iterations)`` samples, so a run of N steps stores
+N * completions_per_step samples: no more, no fewer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+
+from workers.stages.base import ConfigError, SampleRecord, StageCancelled, StageSink
+from workers.stages.prompts import render_r1_zero
+from workers.stages.records import build_record
+from workers.stages.rewards import get_reward_funcs
+from workers.stages.runtime import torch_threads
+from workers.stages.trl_config import build_config, validate_trl_config
+
+Example = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GrpoResult:
+    steps: int
+    completions_per_step: int
+    checkpoint_path: str  # the final model (with tokenizer), ready for evaluate()
+
+
+def _grpo_config_class() -> type:
+    from trl import GRPOConfig
+
+    return GRPOConfig
+
+
+def _check_recordable(config: Any) -> None:
+    per_generation = config.steps_per_generation * config.num_iterations
+    if config.gradient_accumulation_steps % per_generation:
+        raise ConfigError(
+            "steps_per_generation * num_iterations must divide gradient_accumulation_steps "
+            f"(got {config.steps_per_generation} * {config.num_iterations} and "
+            f"{config.gradient_accumulation_steps}): r1web records the fresh completions of "
+            "every optimizer step"
+        )
+
+
+def validate_grpo_config(fields: dict[str, Any]) -> dict[str, Any]:
+    """Any ``trl.GRPOConfig`` field by its TRL name, checked before any work starts.
+
+    Returns the fields to run with (CPU defaults filled in); raises ``ConfigError``
+    naming unknown fields or bad values.
+    """
+    merged = validate_trl_config(fields, _grpo_config_class(), "GRPOConfig")
+    config = build_config(_grpo_config_class(), merged, "/tmp/r1web-validate")
+    _check_recordable(config)
+    return merged
+
+
+def completions_per_step(config: Any) -> int:
+    per_generation = config.steps_per_generation * config.num_iterations
+    return config.generation_batch_size * config.gradient_accumulation_steps // per_generation
+
+
+def to_dataset(examples: list[Example]):
+    """TRL dataset: the rendered R1-Zero prompt plus the columns the rewards read."""
+    from datasets import Dataset
+
+    return Dataset.from_list(
+        [
+            {
+                "prompt": render_r1_zero(e["prompt"]),
+                "question": e["prompt"],
+                "answer": str(e["answer"]),
+                "task": str(e.get("task") or "math"),
+                "language": str(e.get("language") or "en"),
+                "key": str(e.get("key") or ""),
+            }
+            for e in examples
+        ]
+    )
+
+
+class SinkCallback(TrainerCallback):
+    """Metrics, progress, checkpoints and cancellation between TRL and the sink."""
+
+    def __init__(self, sink: StageSink) -> None:
+        self.sink = sink
+        self.cancelled = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.sink.progress(state.global_step, state.max_steps)
+        if self.sink.should_stop():
+            self.cancelled = True
+            control.should_training_stop = True
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        values = {
+            key: float(value)
+            for key, value in (logs or {}).items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value)
+        }
+        if values:
+            self.sink.metrics(state.global_step, values)
+
+    def on_save(self, args, state, control, **kwargs):
+        path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        self.sink.checkpoint_saved(state.global_step, path)
+
+
+def _make_trainer_class():
+    from accelerate.utils import gather_object
+    from trl import GRPOTrainer
+
+    class RecordingGRPOTrainer(GRPOTrainer):
+        """Sends each generation batch to the sink as SampleRecords.
+
+        TRL keeps the latest generation batch's prompts, completions, per-function
+        rewards and advantages in ``self._logs`` (gathered over processes); reading them
+        right after TRL scored the batch gives exactly what the policy update used.
+        """
+
+        def __init__(self, *args, sink: StageSink, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.sink = sink
+            self._recorded_step = -1
+            self._batches_in_step = 0
+            self._lengths: list[int] = []
+
+        def _generate(self, prompts):
+            result = super()._generate(prompts)
+            self._lengths = [len(ids) for ids in result[1]]  # completion ids, EOS included
+            return result
+
+        def _generate_and_score_completions(self, inputs):
+            output = super()._generate_and_score_completions(inputs)
+            if self.model.training:
+                self._record(inputs)
+            return output
+
+        def _next_group_offset(self, groups: int) -> tuple[int, int]:
+            step = self.state.global_step + 1  # the optimizer step these samples feed
+            if step != self._recorded_step:
+                self._recorded_step, self._batches_in_step = step, 0
+            offset = self._batches_in_step * groups
+            self._batches_in_step += 1
+            return step, offset
+
+        def _record(self, inputs: list[dict]) -> None:
+            columns = {
+                name: gather_object([x[name] for x in inputs])
+                for name in ("question", "answer", "task", "key")
+            }
+            lengths = gather_object(self._lengths)
+            n = len(lengths)
+            rewards = {name: list(v)[-n:] for name, v in self._logs["rewards"].items()}
+            completions = list(self._logs["completion"])[-n:]
+            advantages = list(self._logs["advantages"])[-n:]
+            records = self._build_records(columns, lengths, completions, rewards, advantages)
+            rate = sum(bool(r.reflection_phrases) for r in records) / max(1, len(records))
+            self._metrics["train"]["reflection_rate"].append(rate)
+            if self.accelerator.is_main_process:
+                self.sink.samples(records)
+
+        def _build_records(self, columns, lengths, completions, rewards, advantages):
+            g = self.num_generations
+            step, offset = self._next_group_offset(len(lengths) // g)
+            weights = self.reward_weights.tolist()
+            records: list[SampleRecord] = []
+            for i, completion in enumerate(completions):
+                per_func = {name: float(values[i]) for name, values in rewards.items()}
+                total = sum(w * v for w, v in zip(weights, per_func.values()) if not math.isnan(v))
+                accuracy = per_func.get("accuracy")
+                records.append(
+                    build_record(
+                        step=step, group=offset + i // g, index=i % g,
+                        prompt=columns["question"][i], completion=completion,
+                        reference=columns["answer"][i], task=columns["task"][i],
+                        length_tokens=lengths[i], rewards=per_func, reward=total,
+                        advantage=advantages[i], example_key=columns["key"][i],
+                        correct=None if accuracy is None else accuracy >= 1.0,
+                    )
+                )
+            return records
+
+    return RecordingGRPOTrainer
+
+
+def _weights_list(reward_funcs: list[str], weights: Any) -> list[float] | None:
+    if weights is None:
+        return None
+    if isinstance(weights, dict):
+        unknown = sorted(set(weights) - set(reward_funcs))
+        if unknown:
+            raise ConfigError(f"reward_weights names unused reward function(s): {unknown}")
+        return [float(weights.get(name, 1.0)) for name in reward_funcs]
+    if len(weights) != len(reward_funcs):
+        raise ConfigError("reward_weights needs one weight per reward function")
+    return [float(w) for w in weights]
+
+
+def _load_tokenizer(model_path: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def run_grpo(
+    *,
+    model_path: str,
+    train_examples: list[Example],
+    output_dir: str,
+    trl_config: dict[str, Any],
+    reward_funcs: list[str],
+    sink: StageSink,
+    resume_from_checkpoint: str | None = None,
+    reward_weights: list[float] | dict[str, float] | None = None,
+) -> GrpoResult:
+    """Train with GRPO and report as it goes; the final model is saved to ``output_dir``.
+
+    Raises ``ConfigError`` before any work on a bad config, ``StageCancelled`` after a
+    clean stop when ``sink.should_stop()`` turned true. When resuming, only steps after
+    the checkpoint are sampled, so no sample is reported twice.
+    """
+    fields = validate_grpo_config(trl_config)
+    funcs = get_reward_funcs(reward_funcs)
+    weights = _weights_list(reward_funcs, reward_weights)
+    if weights is not None:
+        fields = {**fields, "reward_weights": weights}
+    if not train_examples:
+        raise ConfigError("GRPO needs at least one training example")
+    config = build_config(_grpo_config_class(), fields, output_dir)
+    if sink.should_stop():
+        raise StageCancelled("cancelled before GRPO started")
+    callback = SinkCallback(sink)
+    with torch_threads():
+        trainer = _make_trainer_class()(
+            model=model_path, reward_funcs=funcs, args=config,
+            train_dataset=to_dataset(train_examples),
+            processing_class=_load_tokenizer(model_path), callbacks=[callback], sink=sink,
+        )
+        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+        steps = trainer.state.global_step
+        if callback.cancelled:
+            raise StageCancelled(f"GRPO stopped at step {steps}")
+        trainer.save_model(output_dir)
+    return GrpoResult(steps, completions_per_step(config), output_dir)
+

@@ -1,0 +1,225 @@
+"""Supervised fine-tuning on TRL's SFTTrainer (cold start, distillation).
+
+The stage config is TRL's own ``SFTConfig``: any field by its TRL name. The model learns
+prompt -> completion pairs (the completion is the cold-start text
+``|special_token|reasoning|special_token|summary``); the loss is on the completion only.
+Like GRPO, it reports its logged metrics (loss curves) and, at every evaluation, a few
+sampled generations as samples. Plain Python: no Django.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from workers.stages.base import ConfigError, SampleRecord, StageCancelled, StageSink
+from workers.stages.coldstart import ColdStartFormatError, parse_cold_start
+from workers.stages.reflection import find_reflection_phrases
+from workers.stages.rewards import is_equivalent
+from workers.stages.runtime import torch_threads
+
+Example = dict[str, Any]
+
+# Small-model defaults; a stage's trl_config overrides any of them.
+SFT_DEFAULTS: dict[str, Any] = {
+    "max_steps": 20,
+    "per_device_train_batch_size": 8,
+    "per_device_eval_batch_size": 8,
+    "learning_rate": 5e-4,
+    "lr_scheduler_type": "constant",
+    "logging_steps": 1,
+    "eval_strategy": "steps",
+    "eval_steps": 10,
+    "save_strategy": "no",
+    "report_to": "none",
+    "max_length": 256,
+    "seed": 0,
+    "disable_tqdm": True,
+}
+COLD_START_TEMPLATE = "User: {prompt}\nAssistant: "
+
+
+@dataclass
+class SFTResult:
+    steps: int
+    checkpoint_path: str
+    train_loss: float | None
+    seconds: float
+
+
+def validate_sft_config(config: dict) -> dict:
+    """Defaults merged with ``config``, checked against ``SFTConfig``; raises
+    ``ConfigError`` naming an unknown field or a value SFTConfig refuses."""
+    from trl import SFTConfig
+
+    from workers.stages.trl_config import validate_trl_config
+
+    if not isinstance(config, dict):
+        raise ConfigError("SFTConfig must be a JSON object of SFTConfig fields")
+    return validate_trl_config({**SFT_DEFAULTS, **config}, SFTConfig, "SFTConfig")
+
+
+def render_prompt(prompt: str) -> str:
+    return COLD_START_TEMPLATE.format(prompt=prompt.strip())
+
+
+def _rows(examples: list[Example]) -> list[dict]:
+    rows = [
+        {"prompt": render_prompt(e["prompt"]), "completion": str(e["completion"])}
+        for e in examples
+        if e.get("completion")
+    ]
+    if not rows:
+        raise ConfigError("SFT needs examples with a completion (an SFT dataset version)")
+    return rows
+
+
+def run_sft(
+    *,
+    model_path: str,
+    examples: list[Example],
+    output_dir: str,
+    trl_config: dict,
+    sink: StageSink,
+    eval_examples: list[Example] | None = None,
+    special_token: str = "|special_token|",
+    samples_per_eval: int = 4,
+    max_new_tokens: int = 64,
+) -> SFTResult:
+    """Train on ``examples`` (train split); evaluate (loss and sampled generations) on
+    ``eval_examples``, or on the first few training examples when there are none."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    config = validate_sft_config(trl_config)
+    eval_examples = eval_examples or examples[:samples_per_eval]
+    started = time.perf_counter()
+    with torch_threads():
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(model_path)
+        callback = _SinkCallback(
+            sink, tokenizer, eval_examples[:samples_per_eval], special_token, max_new_tokens
+        )
+        trainer = SFTTrainer(
+            model=model,
+            args=SFTConfig(output_dir=output_dir, **config),
+            train_dataset=Dataset.from_list(_rows(examples)),
+            eval_dataset=Dataset.from_list(_rows(eval_examples)),
+            processing_class=tokenizer,
+            callbacks=[callback],
+        )
+        _quiet(trainer)
+        output = trainer.train()
+        final = Path(output_dir) / "final"
+        trainer.save_model(str(final))
+        tokenizer.save_pretrained(str(final))
+    return SFTResult(
+        steps=trainer.state.global_step,
+        checkpoint_path=str(final),
+        train_loss=getattr(output, "training_loss", None),
+        seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def _quiet(trainer) -> None:
+    """Logs go to the sink; the console printer would only duplicate them in worker logs."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
+def _callback_base():
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+class _SinkCallback(_callback_base()):
+    """Forwards the trainer's logs, progress and evaluations to the sink."""
+
+    def __init__(
+        self, sink: StageSink, tokenizer, eval_examples, special_token: str, max_new_tokens: int
+    ):
+        self.sink, self.tokenizer = sink, tokenizer
+        self.eval_examples, self.special_token = eval_examples, special_token
+        self.max_new_tokens = max_new_tokens
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        # TRL's own names ("loss", "eval_loss", "mean_token_accuracy"...), as GRPO logs them.
+        values = {k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}
+        if values:
+            self.sink.metrics(state.global_step, values)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.sink.progress(state.global_step, state.max_steps)
+        if self.sink.should_stop():
+            raise StageCancelled("SFT cancelled")
+
+    def on_evaluate(self, args, state, control, model=None, **kwargs):
+        if model is not None and self.eval_examples:
+            self.sink.samples(self._sampled(model, state.global_step))
+
+    def _sampled(self, model, step: int) -> list[SampleRecord]:
+        prompts = [render_prompt(e["prompt"]) for e in self.eval_examples]
+        was_training = model.training
+        model.eval()
+        self.tokenizer.padding_side = "left"
+        inputs = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, add_special_tokens=False
+        )
+        inputs = {k: v.to(model.device) for k, v in inputs.items()}
+        with torch.no_grad():
+            output = model.generate(
+                **inputs,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id,
+            )
+        if was_training:
+            model.train()
+        new_ids = output[:, inputs["input_ids"].shape[1] :]
+        texts = self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)
+        lengths = [int((row != self.tokenizer.pad_token_id).sum()) for row in new_ids]
+        return [
+            sampled_record(step, group, e, text, length, self.special_token)
+            for group, (e, text, length) in enumerate(zip(self.eval_examples, texts, lengths))
+        ]
+
+
+def sampled_record(
+    step: int, group: int, example: Example, text: str, length: int, token: str
+) -> SampleRecord:
+    """A generation in the cold-start format, scored like the trace browser expects."""
+    try:
+        reasoning, summary = parse_cold_start(text, token)
+        format_ok = True
+    except ColdStartFormatError:
+        reasoning, summary, format_ok = text.replace(token, " ").strip(), "", False
+    reference = str(example.get("answer", ""))
+    correct = bool(reference) and is_equivalent(summary, reference, example.get("task", "math"))
+    return SampleRecord(
+        step=step,
+        group=group,
+        index=0,
+        prompt=example["prompt"],
+        completion=text,
+        think=reasoning,
+        answer=summary,
+        reference=reference,
+        rewards={"format": float(format_ok), "accuracy": float(correct)},
+        reward=float(format_ok) + float(correct),
+        advantage=0.0,
+        length_tokens=length,
+        correct=correct,
+        format_ok=format_ok,
+        reflection_phrases=find_reflection_phrases(reasoning),
+        example_key=str(example.get("key", "")),
+    )

@@ -1,0 +1,305 @@
+"""A tiny "base model" for demos and tests, built locally in about two minutes on CPU.
+
+R1-Zero starts from a pretrained base model. Downloading one is not possible here, so
+``build_tiny_base`` trains a Qwen2-architecture causal LM of about a million parameters,
+with its own byte-level BPE tokenizer, on a synthetic corpus of R1-Zero prompts
+(``prompts.R1_ZERO_TEMPLATE``) over the ``synthetic`` tasks, followed by solutions.
+
+Honesty note: the corpus is *constructed* so that RL has something to find, in the way
+real base models happen to have it (oat-zero observed shallow self-reflection in base
+models before any RL). By construction:
+
+* a direct solution names the right answer only ``p_direct_correct`` of the time, and a
+  plausible distractor (another number of the list) otherwise;
+* ``p_reflect`` of the solutions contain a shallow self-check ("wait, let me check
+  again ...") after a first guess, and these end with the right answer more often
+  (``p_reflect_correct``), at the cost of more tokens;
+* ``p_bad_format`` of the solutions break the ``<think>``/``<answer>`` format.
+
+GRPO with the rule rewards can therefore raise held-out accuracy, the share of
+reflective answers and the response length: the R1-Zero observations in miniature.
+None of that emerges from nothing here; the point is to exercise and inspect the
+pipeline with the real TRL machinery end to end.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from workers.stages.prompts import R1_ZERO_TEMPLATE, render_r1_zero
+from workers.stages.synthetic import Example, generate
+
+EOS = "<|endoftext|>"
+PAD = "<|pad|>"
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    p_reflect: float = 0.2
+    p_direct_correct: float = 0.3
+    p_first_guess_correct: float = 0.3
+    p_reflect_correct: float = 0.9
+    p_bad_format: float = 0.15
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_hidden_layers: int = 3
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    vocab_size: int = 768
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    n_examples: int = 24000
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    warmup_steps: int = 30
+    threads: int = 2
+
+
+def _distractor(rng: random.Random, digits: list[int], answer: int) -> int:
+    return rng.choice([d for d in digits if d != answer])
+
+
+def _guess(rng: random.Random, digits: list[int], answer: int, p_correct: float) -> int:
+    return answer if rng.random() < p_correct else _distractor(rng, digits, answer)
+
+
+def _comparison(task: str, answer: int, guess: int) -> str:
+    word = "bigger" if task == "largest" else "smaller"
+    return f"{answer} is {word} than {guess} ."
+
+
+def solution_text(example: Example, rng: random.Random, spec: CorpusSpec) -> str:
+    """One sampled solution for ``example`` (see the module docstring for the mix)."""
+    digits = [int(d) for d in example["prompt"].split()[-5:] if d.isdigit()]
+    answer, task = int(example["answer"]), example["task"]
+    listed = " ".join(map(str, digits))
+    if rng.random() < spec.p_reflect:
+        first = _guess(rng, digits, answer, spec.p_first_guess_correct)
+        final = _guess(rng, digits, answer, spec.p_reflect_correct)
+        check = _comparison(task, final, first) if final != first else f"{final} is right ."
+        think = (
+            f"the numbers are {listed} . the {task} is {first} . wait , let me check "
+            f"again . {check} the {task} is {final} ."
+        )
+    else:
+        final = _guess(rng, digits, answer, spec.p_direct_correct)
+        think = f"the numbers are {listed} . the {task} is {final} ."
+    return _format(think, final, rng, spec)
+
+
+def _format(think: str, final: int, rng: random.Random, spec: CorpusSpec) -> str:
+    if rng.random() >= spec.p_bad_format:
+        return f" <think> {think} </think> <answer> {final} </answer>"
+    if rng.random() < 0.5:
+        return f" <think> {think} <answer> {final} </answer>"  # unclosed think block
+    return f" <think> {think} </think> the answer is {final} ."
+
+
+def build_corpus(n: int, seed: int, spec: CorpusSpec) -> list[tuple[str, str]]:
+    """``n`` (rendered prompt, solution) pairs over train-split problems only."""
+    rng = random.Random(seed)
+    problems = generate(min(n, 20000), split="train", seed=seed)
+    pairs = []
+    for i in range(n):
+        example = problems[i % len(problems)]
+        pairs.append((render_r1_zero(example["prompt"]), solution_text(example, rng, spec)))
+    return pairs
+
+
+def train_tokenizer(texts: list[str], vocab_size: int):
+    """Byte-level BPE with Qwen2's own normalizer and pre-tokenizer (each digit its own
+    token, words merged whole), so the template costs about one token per word.
+
+    It has to be Qwen2's: ``AutoTokenizer`` rebuilds every ``qwen2`` model's tokenizer
+    as ``Qwen2Tokenizer`` from vocab and merges, re-imposing that pre-tokenizer.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from tokenizers import trainers
+    from transformers import PreTrainedTokenizerFast
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[EOS, PAD],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, eos_token=EOS, pad_token=PAD, padding_side="left"
+    )
+
+
+def template_prefix_ids(tokenizer) -> list[int]:
+    """Token ids of the template up to "User:", the part every prompt shares."""
+    prefix = R1_ZERO_TEMPLATE.split("{prompt}", 1)[0].rstrip()
+    return tokenizer(prefix, add_special_tokens=False)["input_ids"]
+
+
+def _encode(tokenizer, pairs: list[tuple[str, str]], prefix: list[int]) -> list[tuple[list[int], int]]:
+    """Per pair, the ids after the shared prefix and where the solution starts in them.
+
+    Prompt and solution are tokenized apart, exactly as GRPO sees them (prompt ids,
+    then generated ids).
+    """
+    prompts = tokenizer([p for p, _ in pairs], add_special_tokens=False)["input_ids"]
+    sols = tokenizer([s for _, s in pairs], add_special_tokens=False)["input_ids"]
+    rows = []
+    for p, s in zip(prompts, sols):
+        if p[: len(prefix)] != prefix:
+            raise ValueError("a prompt does not start with the template's tokens")
+        rows.append((p[len(prefix) :] + s + [tokenizer.eos_token_id], len(p) - len(prefix)))
+    return rows
+
+
+def _batch(rows: list[tuple[list[int], int]], pad_id: int) -> tuple[torch.Tensor, ...]:
+    """Right-padded ids, attention mask, and next-token labels (solution tokens only)."""
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.full((len(rows), width), pad_id)
+    labels = torch.full((len(rows), width), -100)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (row, start) in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+        labels[i, start - 1 : len(row) - 1] = torch.tensor(row[start:])
+        mask[i, : len(row)] = 1
+    return ids, mask, labels
+
+
+def _prefix_shared_loss(model, prefix: torch.Tensor, ids, mask, labels) -> torch.Tensor:
+    """Causal-LM loss with the shared template computed once per batch, not per row.
+
+    The template is ~60% of every sequence; running it once and broadcasting its
+    key/value cache cuts training compute by about 2.5x with identical logits.
+    """
+    batch, width = ids.shape
+    cache = model(input_ids=prefix, use_cache=True).past_key_values
+    for layer in cache.layers:
+        layer.keys = layer.keys.expand(batch, -1, -1, -1)
+        layer.values = layer.values.expand(batch, -1, -1, -1)
+    p = prefix.shape[1]
+    logits = model(
+        input_ids=ids,
+        attention_mask=torch.cat([torch.ones(batch, p, dtype=torch.long), mask], dim=1),
+        past_key_values=cache,
+        position_ids=(p + torch.arange(width)).unsqueeze(0).expand(batch, -1),
+    ).logits
+    return torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+    )
+
+
+def _make_model(tokenizer, spec: ModelSpec):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    return Qwen2ForCausalLM(config)
+
+
+def _lr_at(step: int, total: int, spec: TrainSpec) -> float:
+    if step < spec.warmup_steps:
+        return spec.learning_rate * (step + 1) / spec.warmup_steps
+    progress = (step - spec.warmup_steps) / max(1, total - spec.warmup_steps)
+    return spec.learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _train(
+    model, rows: list[tuple[list[int], int]], prefix: list[int], pad_id: int, spec: TrainSpec
+) -> float:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=0.0)
+    total = len(rows) // spec.batch_size
+    prefix_ids = torch.tensor([prefix])
+    loss = torch.tensor(0.0)
+    model.train()
+    for step in range(total):
+        ids, mask, labels = _batch(rows[step * spec.batch_size : (step + 1) * spec.batch_size], pad_id)
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(step, total, spec)
+        loss = _prefix_shared_loss(model, prefix_ids, ids, mask, labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
+def build_tiny_base(
+    out_dir: str | Path,
+    seed: int = 0,
+    *,
+    corpus: CorpusSpec = CorpusSpec(),
+    model_spec: ModelSpec = ModelSpec(),
+    train: TrainSpec = TrainSpec(),
+) -> dict:
+    """Train the tiny base model and save it (model + tokenizer) to ``out_dir``.
+
+    Deterministic for a given seed and thread count. Returns a summary (sizes, final
+    loss, seconds) that is also written to ``out_dir/tiny_base.json``.
+    """
+    import json
+
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(train.threads)
+    try:
+        pairs = build_corpus(train.n_examples, seed, corpus)
+        tokenizer = train_tokenizer([p + s for p, s in pairs[:4000]], model_spec.vocab_size)
+        prefix = template_prefix_ids(tokenizer)
+        rows = _encode(tokenizer, pairs, prefix)
+        model = _make_model(tokenizer, model_spec)
+        final_loss = _train(model, rows, prefix, tokenizer.pad_token_id, train)
+    finally:
+        torch.set_num_threads(previous_threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    summary = {
+        "seed": seed,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "mean_tokens": len(prefix) + sum(len(r) for r, _ in rows) / len(rows),
+        "final_loss": final_loss,
+        "seconds": round(time.perf_counter() - started, 1),
+        "corpus": asdict(corpus),
+        "model": asdict(model_spec),
+        "train": asdict(train),
+    }
+    (out / "tiny_base.json").write_text(json.dumps(summary, indent=2))
+    return summary
