@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workers.stages.base import SampleRecord  # noqa: E402
 from workers.stages.demo import DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples  # noqa: E402
-from workers.stages.grpo import _load_tokenizer, run_grpo, to_dataset  # noqa: E402
+from workers.stages.grpo import _load_tokenizer, _quiet, run_grpo, to_dataset  # noqa: E402
 from workers.stages.grpo import validate_grpo_config  # noqa: E402
 from workers.stages.rewards import get_reward_funcs  # noqa: E402
 from workers.stages.runtime import torch_threads  # noqa: E402
@@ -89,6 +89,7 @@ def bare(model: str, train: list[dict], config: dict, out: Path) -> float:
             args=GRPOConfig(output_dir=str(out), **validate_grpo_config(config)),
             train_dataset=to_dataset(train), processing_class=_load_tokenizer(model),
         )
+        _quiet(trainer)  # run_grpo does the same: neither side prints every log dict
         trainer.train()
         trainer.save_model(str(out))
     return time.perf_counter() - started

@@ -104,3 +104,13 @@ def test_a_stop_request_ends_training_after_the_current_step(micro_base, tmp_pat
     with pytest.raises(StageCancelled):
         _run(micro_base, tmp_path / "run", sink)
     assert {r.step for r in sink.sample_records} == {1}
+
+
+def test_the_demo_config_is_a_valid_recordable_grpo_config():
+    from trl import GRPOConfig
+
+    from workers.stages.demo import DEMO_GRPO_CONFIG
+    from workers.stages.grpo import completions_per_step
+
+    fields = validate_grpo_config(DEMO_GRPO_CONFIG)
+    assert completions_per_step(GRPOConfig(output_dir="/tmp/unused", **fields)) == 32

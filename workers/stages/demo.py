@@ -4,6 +4,12 @@
 run; they are sized so eval + GRPO + eval fits in about six minutes on two CPU cores.
 
     python -m workers.stages.demo --base-dir var/tiny-base --work-dir /tmp/r1-demo
+
+Measured on the 2-core dev box (fresh base each time, build included in "real"):
+seed 0: pass@1 0.295 -> 0.525 (+23.0), maj@8 0.53 -> 0.54, eval+GRPO+eval 92 s,
+base build 131 s; seed 1: pass@1 0.144 -> 0.411 (+26.8), 99 s, build 135 s. Format rate
+rises to ~1.0; reflection rate (0.2 -> 0.0) and mean length (25 -> 21 tokens) fall.
+Timings stretch 2-3x when other jobs share the two cores.
 """
 
 from __future__ import annotations
@@ -20,15 +26,15 @@ from workers.stages.synthetic import generate
 DEMO_REWARD_FUNCS = ["accuracy", "format"]
 
 # TRL GRPOConfig field names; see grpo.py for why steps_per_generation/num_iterations
-# stay at 1.
+# stay at 1. 1e-3 made one seed collapse into max-length gibberish; 5e-4 did not.
 DEMO_GRPO_CONFIG: dict[str, Any] = {
-    "max_steps": 60,
+    "max_steps": 200,
     "per_device_train_batch_size": 32,
     "num_generations": 8,
     "gradient_accumulation_steps": 1,
     "steps_per_generation": 1,
     "num_iterations": 1,
-    "learning_rate": 1e-3,
+    "learning_rate": 5e-4,
     "lr_scheduler_type": "constant",
     "warmup_steps": 0,
     "max_completion_length": 64,
@@ -36,7 +42,7 @@ DEMO_GRPO_CONFIG: dict[str, Any] = {
     "beta": 0.0,
     "logging_steps": 1,
     "save_strategy": "steps",
-    "save_steps": 30,
+    "save_steps": 100,
     "save_total_limit": 2,
     "seed": 0,
 }

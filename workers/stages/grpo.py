@@ -252,6 +252,7 @@ def run_grpo(
             train_dataset=to_dataset(train_examples),
             processing_class=_load_tokenizer(model_path), callbacks=[callback], sink=sink,
         )
+        _quiet(trainer)
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
         steps = trainer.state.global_step
         if callback.cancelled:
@@ -259,3 +260,11 @@ def run_grpo(
         trainer.save_model(output_dir)
     return GrpoResult(steps, completions_per_step(config), output_dir)
 
+
+
+def _quiet(trainer) -> None:
+    """With tqdm off, transformers prints every log dict to stdout; the sink already
+    gets them, so worker logs stay readable without the copy."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)

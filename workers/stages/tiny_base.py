@@ -14,12 +14,17 @@ models before any RL). By construction:
 * ``p_reflect`` of the solutions contain a shallow self-check ("wait, let me check
   again ...") after a first guess, and these end with the right answer more often
   (``p_reflect_correct``), at the cost of more tokens;
-* ``p_bad_format`` of the solutions break the ``<think>``/``<answer>`` format.
+* ``p_bad_format`` of the solutions break the ``<think>``/``<answer>`` format;
+* alongside, short correct statements of the skill without the template ("pretraining
+  knowledge", ``fact_text``) teach the model to find the largest/smallest number, so
+  what it lacks under the template is the habit of answering right, not the ability.
 
-GRPO with the rule rewards can therefore raise held-out accuracy, the share of
-reflective answers and the response length: the R1-Zero observations in miniature.
-None of that emerges from nothing here; the point is to exercise and inspect the
-pipeline with the real TRL machinery end to end.
+GRPO with the rule rewards can therefore raise held-out accuracy and format compliance
+within minutes. Measured on the demo (see ``demo.py``), the reflection rate and the
+response length then *fall*: once direct answers are right, the longer self-checking
+ones earn nothing extra, as oat-zero reported for shallow reflection. Nothing here
+emerges from nothing; the point is to exercise and inspect the pipeline with the real
+TRL machinery end to end.
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ PAD = "<|pad|>"
 
 @dataclass(frozen=True)
 class CorpusSpec:
-    p_reflect: float = 0.2
-    p_direct_correct: float = 0.3
+    p_reflect: float = 0.25
+    p_direct_correct: float = 0.35
     p_first_guess_correct: float = 0.3
     p_reflect_correct: float = 0.9
     p_bad_format: float = 0.15
@@ -60,8 +65,9 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    n_examples: int = 24000
+    n_examples: int = 16000
     batch_size: int = 32
+    facts_per_step: int = 128
     learning_rate: float = 3e-3
     warmup_steps: int = 30
     threads: int = 2
@@ -84,18 +90,17 @@ def solution_text(example: Example, rng: random.Random, spec: CorpusSpec) -> str
     """One sampled solution for ``example`` (see the module docstring for the mix)."""
     digits = [int(d) for d in example["prompt"].split()[-5:] if d.isdigit()]
     answer, task = int(example["answer"]), example["task"]
-    listed = " ".join(map(str, digits))
     if rng.random() < spec.p_reflect:
         first = _guess(rng, digits, answer, spec.p_first_guess_correct)
         final = _guess(rng, digits, answer, spec.p_reflect_correct)
         check = _comparison(task, final, first) if final != first else f"{final} is right ."
         think = (
-            f"the numbers are {listed} . the {task} is {first} . wait , let me check "
-            f"again . {check} the {task} is {final} ."
+            f"the {task} is {first} . wait , let me check again . {check} "
+            f"the {task} is {final} ."
         )
     else:
         final = _guess(rng, digits, answer, spec.p_direct_correct)
-        think = f"the numbers are {listed} . the {task} is {final} ."
+        think = f"the {task} is {final} ."
     return _format(think, final, rng, spec)
 
 
@@ -116,6 +121,25 @@ def build_corpus(n: int, seed: int, spec: CorpusSpec) -> list[tuple[str, str]]:
         example = problems[i % len(problems)]
         pairs.append((render_r1_zero(example["prompt"]), solution_text(example, rng, spec)))
     return pairs
+
+
+def fact_text(example: Example) -> str:
+    """A correct worked answer without the template: the model's "pretraining
+    knowledge" of the skill. It mirrors the tail of a templated prompt, so what the model
+    learns here transfers to answering under the template."""
+    task, answer = example["task"], example["answer"]
+    return f" User: {example['prompt']}. Assistant: <think> the {task} is {answer} ."
+
+
+def build_facts(n: int, seed: int) -> list[str]:
+    problems = generate(min(n, 20000), split="train", seed=seed + 1)
+    return [fact_text(problems[i % len(problems)]) for i in range(n)]
+
+
+def _fact_batch(tokenizer, texts: list[str]) -> tuple[torch.Tensor, ...]:
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    rows = [(ids, 1) for ids in encoded]
+    return _batch(rows, tokenizer.pad_token_id)
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
@@ -193,7 +217,7 @@ def _prefix_shared_loss(model, prefix: torch.Tensor, ids, mask, labels) -> torch
     key/value cache cuts training compute by about 2.5x with identical logits.
     """
     batch, width = ids.shape
-    cache = model(input_ids=prefix, use_cache=True).past_key_values
+    cache = model(input_ids=prefix, use_cache=True).cache
     for layer in cache.layers:
         layer.keys = layer.keys.expand(batch, -1, -1, -1)
         layer.values = layer.values.expand(batch, -1, -1, -1)
@@ -201,7 +225,7 @@ def _prefix_shared_loss(model, prefix: torch.Tensor, ids, mask, labels) -> torch
     logits = model(
         input_ids=ids,
         attention_mask=torch.cat([torch.ones(batch, p, dtype=torch.long), mask], dim=1),
-        past_key_values=cache,
+        cache=cache,
         position_ids=(p + torch.arange(width)).unsqueeze(0).expand(batch, -1),
     ).logits
     return torch.nn.functional.cross_entropy(
@@ -236,8 +260,10 @@ def _lr_at(step: int, total: int, spec: TrainSpec) -> float:
 
 
 def _train(
-    model, rows: list[tuple[list[int], int]], prefix: list[int], pad_id: int, spec: TrainSpec
+    model, rows: list[tuple[list[int], int]], prefix: list[int], facts: list, pad_id: int,
+    spec: TrainSpec,
 ) -> float:
+    """AdamW over the templated solutions; each step also takes one batch of facts."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=0.0)
     total = len(rows) // spec.batch_size
     prefix_ids = torch.tensor([prefix])
@@ -248,6 +274,12 @@ def _train(
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, total, spec)
         loss = _prefix_shared_loss(model, prefix_ids, ids, mask, labels)
+        if step < len(facts):
+            f_ids, f_mask, f_labels = facts[step]
+            logits = model(input_ids=f_ids, attention_mask=f_mask).logits
+            loss = loss + torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), f_labels.reshape(-1), ignore_index=-100
+            )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -280,7 +312,10 @@ def build_tiny_base(
         prefix = template_prefix_ids(tokenizer)
         rows = _encode(tokenizer, pairs, prefix)
         model = _make_model(tokenizer, model_spec)
-        final_loss = _train(model, rows, prefix, tokenizer.pad_token_id, train)
+        texts = build_facts(train.facts_per_step * (len(rows) // train.batch_size), seed)
+        n = train.facts_per_step
+        facts = [_fact_batch(tokenizer, texts[i : i + n]) for i in range(0, len(texts), n)]
+        final_loss = _train(model, rows, prefix, facts, tokenizer.pad_token_id, train)
     finally:
         torch.set_num_threads(previous_threads)
     out = Path(out_dir)

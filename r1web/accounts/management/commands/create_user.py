@@ -18,11 +18,16 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--role", choices=ORDER, default="viewer")
         parser.add_argument("--password", help="default: a random one, printed once")
+        parser.add_argument("--if-missing", action="store_true",
+                            help="leave an existing user (and its password) as it is")
 
     @transaction.atomic
-    def handle(self, username, role, password=None, **options):
+    def handle(self, username, role, password=None, if_missing=False, **options):
         if not username.strip():
             raise CommandError("a username cannot be empty")
+        if if_missing and get_user_model().objects.filter(username=username).exists():
+            self.stdout.write(f"user {username!r} exists; sign in with its password")
+            return
         password = password or secrets.token_urlsafe(12)
         user, created = get_user_model().objects.get_or_create(username=username)
         user.set_password(password)

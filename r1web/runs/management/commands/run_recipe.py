@@ -9,7 +9,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from r1web.runs.recipes import R1ZeroArgs, r1_zero_create
+from r1web.runs.recipes import ColdStartSFTArgs, R1ZeroArgs, cold_start_sft_create, r1_zero_create
 from r1web.runs.reports import run_report
 from r1web.runs.services import RunError, stages_reap_stale
 from workers.stages.base import ConfigError
@@ -35,12 +35,14 @@ class Command(BaseCommand):
     help = "Launch a pipeline recipe (r1-zero) as a run of Celery stages."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("recipe", choices=["r1-zero"])
+        parser.add_argument("recipe", choices=["r1-zero", "cold-start-sft"])
         parser.add_argument("--model", default="", help="model directory (default: the tiny base)")
         parser.add_argument("--dataset", default="", help="dataset name (default: synthetic tasks)")
+        parser.add_argument("--dataset-version", type=int, default=None,
+                            help="cold-start-sft: the version to train on (default: newest)")
         parser.add_argument("--max-steps", type=int, default=None)
         parser.add_argument("--config", action="append", default=[], metavar="FIELD=VALUE",
-                            help="any GRPOConfig field by its TRL name; repeatable")
+                            help="any GRPOConfig (or SFTConfig) field by its TRL name; repeatable")
         parser.add_argument("--eval-k", type=int, default=None, help="samples per eval problem")
         parser.add_argument("--name", default="")
         parser.add_argument("--queue", default="", help="Celery queue (cpu or gpu)")
@@ -50,13 +52,8 @@ class Command(BaseCommand):
                             help="run a Celery worker beside this command while it waits")
 
     def handle(self, *args, **opts) -> None:
-        run_args = R1ZeroArgs(
-            model=opts["model"], dataset=opts["dataset"], max_steps=opts["max_steps"],
-            trl_config=parse_overrides(opts["config"]), eval_k=opts["eval_k"],
-            name=opts["name"], queue=opts["queue"],
-        )
         try:
-            run = r1_zero_create(args=run_args)
+            run = _create(opts)
         except (RunError, ConfigError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if not opts["json"]:
@@ -93,6 +90,17 @@ class Command(BaseCommand):
                 )
                 hinted = True
             time.sleep(2)
+
+
+def _create(opts: dict):
+    common = dict(model=opts["model"], max_steps=opts["max_steps"], name=opts["name"],
+                  queue=opts["queue"], trl_config=parse_overrides(opts["config"]))
+    if opts["recipe"] == "cold-start-sft":
+        if not opts["dataset"]:
+            raise CommandError("cold-start-sft needs --dataset (an SFT dataset, e.g. a frozen queue)")
+        args = ColdStartSFTArgs(dataset=opts["dataset"], version=opts["dataset_version"], **common)
+        return cold_start_sft_create(args=args)
+    return r1_zero_create(args=R1ZeroArgs(dataset=opts["dataset"], eval_k=opts["eval_k"], **common))
 
 
 def _start_worker(run) -> subprocess.Popen:

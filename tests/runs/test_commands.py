@@ -1,0 +1,48 @@
+"""The command-line entry points refuse bad input before writing anything."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from r1web.runs.management.commands.run_recipe import parse_overrides
+from r1web.runs.models import Run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_run_recipe_refuses_a_model_path_that_does_not_exist(tmp_path):
+    with pytest.raises(CommandError, match="no config.json"):
+        call_command("run_recipe", "r1-zero", "--model", str(tmp_path / "missing"))
+    assert not Run.objects.exists()
+
+
+def test_run_recipe_refuses_an_unknown_trl_field(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+    with pytest.raises(CommandError, match="num_generation"):
+        call_command("run_recipe", "r1-zero", "--model", str(tmp_path), "--config", "num_generation=4")
+    assert not Run.objects.exists()
+
+
+def test_run_recipe_reads_config_values_as_json_when_they_parse():
+    assert parse_overrides(["learning_rate=1e-6", "use_vllm=true", "optim=adamw_torch"]) == {
+        "learning_rate": 1e-6, "use_vllm": True, "optim": "adamw_torch",
+    }
+    with pytest.raises(CommandError, match="key=value"):
+        parse_overrides(["learning_rate"])
+
+
+def test_run_recipe_queues_a_run_and_says_so(tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+    call_command("run_recipe", "r1-zero", "--model", str(tmp_path), "--max-steps", "3")
+    run = Run.objects.get()
+    assert f"run {run.pk} queued" in capsys.readouterr().out
+    assert run.stages.get(kind="grpo").trl_config["max_steps"] == 3
+
+
+def test_create_user_if_missing_keeps_an_existing_password(django_user_model):
+    call_command("create_user", "demo", "--role", "operator", "--password", "first-password")
+    call_command("create_user", "demo", "--role", "operator", "--password", "other", "--if-missing")
+    assert django_user_model.objects.get(username="demo").check_password("first-password")
