@@ -8,7 +8,8 @@ from django.core.management import CommandError, call_command
 from r1web.datasets.models import Dataset, DatasetVersion, Example
 from r1web.datasets.services import dataset_version_create
 
-GSM8K_TRAIN = Path("/work/shared/data/gsm8k/train.jsonl")
+# shared/ lies beside the repository, on developer machines and in CI alike.
+GSM8K_TRAIN = Path(__file__).resolve().parents[2].parent / "shared/data/gsm8k/train.jsonl"
 
 
 @pytest.mark.django_db

@@ -38,7 +38,7 @@ def _phrase_pattern(phrase: str) -> str:
 
 
 # Longest first so "check again" is not also counted as a shorter overlapping phrase.
-_PATTERN = re.compile(
+REFLECTION_PATTERN = re.compile(
     r"(?<![\w-])(?:"
     + "|".join(_phrase_pattern(p) for p in sorted(REFLECTION_PHRASES, key=len, reverse=True))
     + r")(?![\w-])",
@@ -57,7 +57,7 @@ def normalise_phrase(matched: str) -> str:
 
 def find_reflection_phrases(text: str) -> list[str]:
     """Every occurrence, in order, normalised to the list's spelling."""
-    return [normalise_phrase(m.group(0)) for m in _PATTERN.finditer(text)]
+    return [normalise_phrase(m.group(0)) for m in REFLECTION_PATTERN.finditer(text)]
 
 
 def reflection_rate(thinks: Iterable[str]) -> float:
