@@ -1,9 +1,9 @@
 """What r1web's recording costs on top of TRL: bare GRPOTrainer vs run_grpo.
 
 Both sides train the same tiny base with the same GRPOConfig and seed (so they sample
-the same completions). The r1web side stores every sample, metric and progress point
-in an on-disk SQLite database, one executemany per generation batch, like the worker's
-database sink. Runs alternate (bare, r1web, r1web, bare, ...) so drift on a shared
+the same completions). The r1web side runs the stage as a worker does: every sample,
+metric, heartbeat and progress point goes through ``workers.recording.DatabaseSink``
+into the database the settings name (``DATABASE_URL`` for PostgreSQL). Runs alternate (bare, r1web, r1web, bare, ...) so drift on a shared
 machine hits both sides; the last line is ``ratio <r1web seconds / bare seconds>``.
 
     .venv/bin/python bench/grpo_overhead.py --steps 20 --repeats 2
@@ -12,71 +12,38 @@ machine hits both sides; the last line is ``ratio <r1web seconds / bare seconds>
 from __future__ import annotations
 
 import argparse
-import json
-import sqlite3
+import os
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workers.stages.base import SampleRecord  # noqa: E402
 from workers.stages.demo import DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples  # noqa: E402
 from workers.stages.grpo import _load_tokenizer, _quiet, run_grpo, to_dataset  # noqa: E402
 from workers.stages.grpo import validate_grpo_config  # noqa: E402
 from workers.stages.rewards import get_reward_funcs  # noqa: E402
 from workers.stages.runtime import torch_threads  # noqa: E402
 
-SAMPLE_COLUMNS = [
-    "step", "grp", "idx", "prompt", "completion", "think", "answer", "reference", "rewards",
-    "reward", "advantage", "length_tokens", "correct", "format_ok", "reflection", "example_key",
-]
+def database_sink():
+    """r1web's own sink (``workers.recording.DatabaseSink``) over a fresh running stage,
+    writing to whatever database the settings name: SQLite by default, PostgreSQL with
+    ``DATABASE_URL``. This is exactly what a worker does while it trains."""
+    import django
 
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "r1web.settings")
+    django.setup()
+    from django.core.management import call_command
 
-class SqliteSink:
-    """A StageSink that really stores everything, in a SQLite file on disk."""
+    from r1web.runs.models import Recipe, Run, Stage, StageKind
+    from workers.recording import DatabaseSink
 
-    def __init__(self, path: Path) -> None:
-        self.db = sqlite3.connect(path)
-        self.db.execute(f"CREATE TABLE sample ({', '.join(SAMPLE_COLUMNS)}, "
-                        "UNIQUE (step, grp, idx))")
-        self.db.execute("CREATE TABLE metric (step, name, value)")
-        self.db.execute("CREATE TABLE progress (step, total)")
-        self.count = 0
-
-    def samples(self, records: list[SampleRecord]) -> None:
-        rows = [self._row(r) for r in records]
-        marks = ", ".join("?" * len(SAMPLE_COLUMNS))
-        with self.db:
-            self.db.executemany(f"INSERT OR IGNORE INTO sample VALUES ({marks})", rows)
-        self.count += len(rows)
-
-    @staticmethod
-    def _row(r: SampleRecord) -> tuple:
-        d = asdict(r)
-        return (
-            d["step"], d["group"], d["index"], d["prompt"], d["completion"], d["think"],
-            d["answer"], d["reference"], json.dumps(d["rewards"]), d["reward"], d["advantage"],
-            d["length_tokens"], d["correct"], d["format_ok"],
-            json.dumps(d["reflection_phrases"]), d["example_key"],
-        )
-
-    def metrics(self, step: int, values: dict[str, float]) -> None:
-        with self.db:
-            self.db.executemany("INSERT INTO metric VALUES (?, ?, ?)",
-                                [(step, k, v) for k, v in values.items()])
-
-    def progress(self, step: int, total: int) -> None:
-        with self.db:
-            self.db.execute("INSERT INTO progress VALUES (?, ?)", (step, total))
-
-    def checkpoint_saved(self, step: int, path: str) -> None:
-        pass
-
-    def should_stop(self) -> bool:
-        return False
+    call_command("migrate", verbosity=0)
+    run = Run.objects.create(name="bench: grpo overhead", recipe=Recipe.R1_ZERO, status="running")
+    stage = Stage.objects.create(run=run, position=0, name="GRPO", kind=StageKind.GRPO,
+                                 status="running")
+    return DatabaseSink(stage)
 
 
 def bare(model: str, train: list[dict], config: dict, out: Path) -> float:
@@ -96,20 +63,22 @@ def bare(model: str, train: list[dict], config: dict, out: Path) -> float:
 
 
 def recorded(model: str, train: list[dict], config: dict, out: Path) -> tuple[float, int]:
+    sink = database_sink()
     started = time.perf_counter()
-    sink = SqliteSink(out.with_suffix(".sqlite3"))
-    result = run_grpo(
-        model_path=model, train_examples=train, output_dir=str(out), trl_config=config,
-        reward_funcs=DEMO_REWARD_FUNCS, sink=sink,
-    )
+    with sink:  # the clock stops after the last queued write is stored
+        result = run_grpo(
+            model_path=model, train_examples=train, output_dir=str(out), trl_config=config,
+            reward_funcs=DEMO_REWARD_FUNCS, sink=sink,
+        )
     elapsed = time.perf_counter() - started
-    assert sink.count == result.steps * result.completions_per_step, "samples were lost"
-    return elapsed, sink.count
+    stored = sink.stage.samples.count()
+    assert stored == result.steps * result.completions_per_step, "samples were lost"
+    return elapsed, stored
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="var/tiny-base", help="built if missing")
+    parser.add_argument("--model", default="var/models/tiny-base", help="built if missing")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()

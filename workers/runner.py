@@ -67,15 +67,16 @@ def run_grpo_stage(stage: Stage) -> dict:
 
     examples = stage_examples(stage, StageInput.Role.TRAIN, "train")
     resume = stage.latest_checkpoint() if stage.attempt > 1 else None
-    result = run_grpo(
-        model_path=model_path(stage),
-        train_examples=[example.as_record() for example in examples],
-        output_dir=str(output_dir(stage)),
-        trl_config=stage.trl_config,
-        reward_funcs=stage.params.get("reward_funcs", ["accuracy", "format"]),
-        sink=_sink(stage, examples),
-        resume_from_checkpoint=resume.path if resume else None,
-    )
+    with _sink(stage, examples) as sink:
+        result = run_grpo(
+            model_path=model_path(stage),
+            train_examples=[example.as_record() for example in examples],
+            output_dir=str(output_dir(stage)),
+            trl_config=stage.trl_config,
+            reward_funcs=stage.params.get("reward_funcs", ["accuracy", "format"]),
+            sink=sink,
+            resume_from_checkpoint=resume.path if resume else None,
+        )
     checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path, final=True)
     return {"steps": result.steps, "completions_per_step": result.completions_per_step}
 
@@ -87,15 +88,16 @@ def run_eval_stage(stage: Stage) -> dict:
     examples = stage_examples(stage, StageInput.Role.EVAL, params.get("split", "test"))
     if params.get("limit"):
         examples = examples[: params["limit"]]
-    scores = evaluate(
-        model_path=model_path(stage),
-        examples=[example.as_record() for example in examples],
-        k=params.get("k", 4),
-        sink=_sink(stage, examples),
-        max_new_tokens=params.get("max_new_tokens", 64),
-        temperature=params.get("temperature", 1.0),
-        seed=params.get("seed", 0),
-    )
+    with _sink(stage, examples) as sink:
+        scores = evaluate(
+            model_path=model_path(stage),
+            examples=[example.as_record() for example in examples],
+            k=params.get("k", 4),
+            sink=sink,
+            max_new_tokens=params.get("max_new_tokens", 64),
+            temperature=params.get("temperature", 1.0),
+            seed=params.get("seed", 0),
+        )
     metrics_record(stage_pk=stage.pk, step=0, values={f"eval/{k}": v for k, v in scores.items()})
     return scores
 
@@ -108,17 +110,18 @@ def run_sft_stage(stage: Stage) -> dict:
     eval_examples = stage_examples(stage, StageInput.Role.EVAL, params.get("eval_split", "test"))
     if not eval_examples:
         eval_examples = stage_examples(stage, StageInput.Role.TRAIN, "test")
-    result = run_sft(
-        model_path=model_path(stage),
-        examples=[example.as_record() for example in examples],
-        eval_examples=[example.as_record() for example in eval_examples] or None,
-        output_dir=str(output_dir(stage)),
-        trl_config=stage.trl_config,
-        sink=_sink(stage, examples + eval_examples),
-        special_token=params.get("special_token", "|special_token|"),
-        samples_per_eval=params.get("samples_per_eval", 4),
-        max_new_tokens=params.get("max_new_tokens", 64),
-    )
+    with _sink(stage, examples + eval_examples) as sink:
+        result = run_sft(
+            model_path=model_path(stage),
+            examples=[example.as_record() for example in examples],
+            eval_examples=[example.as_record() for example in eval_examples] or None,
+            output_dir=str(output_dir(stage)),
+            trl_config=stage.trl_config,
+            sink=sink,
+            special_token=params.get("special_token", "|special_token|"),
+            samples_per_eval=params.get("samples_per_eval", 4),
+            max_new_tokens=params.get("max_new_tokens", 64),
+        )
     checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path, final=True)
     return {"steps": result.steps, "train_loss": result.train_loss, "seconds": result.seconds}
 
@@ -133,19 +136,20 @@ def run_generate_stage(stage: Stage) -> dict:
     if params.get("limit"):
         examples = examples[: params["limit"]]
     exemplars = stage_examples(stage, StageInput.Role.EXEMPLARS, None)
-    result = generate_candidates(
-        model_path=model_path(stage),
-        examples=[example.as_record() for example in examples],
-        method=params.get("method", "direct"),
-        exemplars=[example.as_record() for example in exemplars],
-        special_token=params.get("special_token", "|special_token|"),
-        shots=params.get("shots", 2),
-        per_prompt=params.get("per_prompt", 2),
-        max_new_tokens=params.get("max_new_tokens", 96),
-        temperature=params.get("temperature", 0.8),
-        seed=params.get("seed", 0),
-        sink=_sink(stage, examples),
-    )
+    with _sink(stage, examples) as sink:
+        result = generate_candidates(
+            model_path=model_path(stage),
+            examples=[example.as_record() for example in examples],
+            method=params.get("method", "direct"),
+            exemplars=[example.as_record() for example in exemplars],
+            special_token=params.get("special_token", "|special_token|"),
+            shots=params.get("shots", 2),
+            per_prompt=params.get("per_prompt", 2),
+            max_new_tokens=params.get("max_new_tokens", 96),
+            temperature=params.get("temperature", 0.8),
+            seed=params.get("seed", 0),
+            sink=sink,
+        )
     result["queued"] = candidates_from_stage(stage=stage)
     return result
 

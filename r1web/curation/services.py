@@ -203,14 +203,15 @@ def curation_save(*, item: CurationItem, user, reasoning: str, summary: str) -> 
     locked.reasoning, locked.summary = reasoning.strip(), summary.strip()
     locked.claim_expires_at = timezone.now() + LEASE
     locked.save(update_fields=["reasoning", "summary", "claim_expires_at"])
-    CurationEdit.objects.create(
-        item=locked,
-        user=user,
-        action=CurationEdit.Action.EDIT,
-        reasoning=locked.reasoning,
-        summary=locked.summary,
-    )
+    _history(locked, user, CurationEdit.Action.EDIT)
     return locked
+
+
+def _history(item: CurationItem, user, action: str) -> None:
+    """Every change of text or decision is kept: the item's history."""
+    CurationEdit.objects.create(
+        item=item, user=user, action=action, reasoning=item.reasoning, summary=item.summary
+    )
 
 
 @transaction.atomic
@@ -222,13 +223,7 @@ def curation_accept(*, item: CurationItem, user, reasoning: str, summary: str) -
         raise CurationError("an accepted example needs a summary")
     locked.reasoning, locked.summary = reasoning.strip(), summary.strip()
     _decide(locked, user, ItemStatus.ACCEPTED)
-    CurationEdit.objects.create(
-        item=locked,
-        user=user,
-        action=CurationEdit.Action.ACCEPT,
-        reasoning=locked.reasoning,
-        summary=locked.summary,
-    )
+    _history(locked, user, CurationEdit.Action.ACCEPT)
     return locked
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import tempfile
+import warnings
 from typing import Any
 
 import torch
@@ -86,6 +87,11 @@ def validate_trl_config(fields: dict[str, Any], config_class: type, label: str) 
 def build_config(config_class: type, fields: dict[str, Any], output_dir: str) -> Any:
     """``config_class(output_dir=..., **fields)``; TRL's own checks become ConfigError."""
     try:
-        return config_class(output_dir=output_dir, **fields)
+        with warnings.catch_warnings():
+            # transformers warns about its own field renames on every config it builds,
+            # whatever the user set; the noise would hide real messages in worker logs.
+            warnings.filterwarnings("ignore", message=".*is deprecated and will be removed in v6",
+                                    category=FutureWarning)
+            return config_class(output_dir=output_dir, **fields)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid config: {exc}") from exc
