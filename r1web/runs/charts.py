@@ -150,6 +150,50 @@ def figure(chart: Chart, runs: Sequence[tuple[str, dict[str, list[Point]]]]) -> 
     return {"data": data, "layout": layout}
 
 
+# --- smoothing ----------------------------------------------------------------------
+
+# Plotly's default colours, set explicitly so a raw line and its smoothed line match.
+COLORWAY = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def clamp_smoothing(raw: str | None) -> float:
+    """The ``?smoothing=`` weight, 0 (off) to 0.99, as W&B's smoothing slider."""
+    try:
+        value = float(raw or 0)
+    except ValueError:
+        return 0.0
+    return max(0.0, min(0.99, value)) if value == value else 0.0
+
+
+def ema(values: Sequence[float | None], weight: float) -> list[float | None]:
+    """Debiased exponential moving average (W&B's default smoothing): early points are
+    not dragged towards zero, and gaps stay gaps."""
+    smoothed: list[float | None] = []
+    last = debias = 0.0
+    for value in values:
+        if value is None:
+            smoothed.append(None)
+            continue
+        last = last * weight + (1 - weight) * value
+        debias = debias * weight + (1 - weight)
+        smoothed.append(last / debias)
+    return smoothed
+
+
+def smooth_figure(fig: dict, weight: float) -> dict:
+    """Each line drawn smoothed over a faint copy of its raw points."""
+    if weight <= 0:
+        return fig
+    data = []
+    for i, trace in enumerate(fig["data"]):
+        line = {**trace.get("line", {}), "color": COLORWAY[i % len(COLORWAY)]}
+        group = {"legendgroup": trace.get("name", str(i)), "line": line}
+        raw = {**trace, **group, "opacity": 0.25, "showlegend": False, "hoverinfo": "skip"}
+        data += [raw, {**trace, **group, "y": ema(trace["y"], weight)}]
+    return {**fig, "data": data}
+
+
 # --- the "aha" finder ---------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -191,12 +191,17 @@ def reward_function_keys(keys: Iterable[str]) -> list[str]:
     return sorted(k for k in keys if k.startswith("rewards/") and k.endswith("/mean"))
 
 
-def run_figures(runs: Sequence[Run], x_range: tuple[int, int] | None, points: int) -> dict:
+def run_figures(
+    runs: Sequence[Run], x_range: tuple[int, int] | None, points: int, smoothing: float = 0.0
+) -> dict:
     """Every chart of the run page, for one run or several overlaid."""
     per_run = [(f"#{run.pk} {run.name}", run_series(run, x_range, points)) for run in runs]
     reward_keys = {k for _, s in per_run for k in s if k.startswith("rewards/")}
     chart_list = [charts.reward_chart(reward_keys), *charts.CHARTS[1:]]
-    return {chart.slug: charts.figure(chart, per_run) for chart in chart_list}
+    return {
+        chart.slug: charts.smooth_figure(charts.figure(chart, per_run), smoothing)
+        for chart in chart_list
+    }
 
 
 # --- the aha finder's inputs --------------------------------------------------------

@@ -64,11 +64,13 @@ def run_detail(request, pk: int):
         response = render(request, "runs/detail.html#stages", context)
         return _stop_polling_when(not context["active"], response)
     points = charts.clamp_points(request.GET.get("points"))
+    smoothing = charts.clamp_smoothing(request.GET.get("smoothing"))
     compared = selectors.compare_runs(request.GET.get("compare"), run)
     aha, aha_examples = selectors.run_aha(run)
     context |= {
-        "figures": selectors.run_figures(compared, None, points),
+        "figures": selectors.run_figures(compared, None, points, smoothing),
         "points": points,
+        "smoothing": smoothing,
         "compare": ",".join(str(r.pk) for r in compared[1:]),
         "compared": compared[1:],
         "aha": aha,
@@ -84,7 +86,8 @@ def run_chart_data(request, pk: int):
     compared = selectors.compare_runs(request.GET.get("compare"), run)
     x_range = selectors.parse_x_range(request.GET.get("x0"), request.GET.get("x1"))
     points = charts.clamp_points(request.GET.get("points"))
-    figures = selectors.run_figures(compared, x_range, points)
+    smoothing = charts.clamp_smoothing(request.GET.get("smoothing"))
+    figures = selectors.run_figures(compared, x_range, points, smoothing)
     live = any(not r.is_finished() for r in compared)
     return JsonResponse({"figures": figures, "live": live})
 

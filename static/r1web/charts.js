@@ -41,7 +41,9 @@
     function refresh() {
       if (state.busy) return;
       state.busy = true;
-      var params = new URLSearchParams({ points: section.dataset.points });
+      var params = new URLSearchParams({
+        points: section.dataset.points, smoothing: section.dataset.smoothing || "0"
+      });
       if (section.dataset.compare) params.set("compare", section.dataset.compare);
       if (state.x0 !== null) {
         params.set("x0", Math.floor(state.x0));

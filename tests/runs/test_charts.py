@@ -83,3 +83,24 @@ def test_smoothing_delays_the_aha_step_until_the_window_is_clearly_above():
     rates = [0.1] * 10 + [0.5] * 10
     found = charts.aha_step(_steps(rates), StepCount(0, 200, 20), window=5)
     assert found is not None and 11 <= found.step <= 13
+
+
+def test_smoothing_follows_the_trend_without_dragging_early_points_to_zero():
+    from r1web.runs.charts import ema
+
+    smoothed = ema([10.0, 10.0, None, 0.0], 0.5)
+    assert smoothed[0] == 10.0 and smoothed[1] == 10.0  # debiased: no pull towards 0
+    assert smoothed[2] is None  # a gap stays a gap
+    assert 0.0 < smoothed[3] < 10.0
+
+
+def test_a_smoothed_figure_draws_each_line_over_a_faint_raw_copy_of_the_same_colour():
+    from r1web.runs.charts import CHARTS, figure, smooth_figure
+
+    fig = figure(CHARTS[0], [("run", {"reward": [(1, 0.0), (2, 1.0), (3, 0.0)]})])
+    smoothed = smooth_figure(fig, 0.6)
+    raw, line = smoothed["data"]
+    assert raw["y"] == [0.0, 1.0, 0.0] and raw["opacity"] < 1 and not raw["showlegend"]
+    assert line["line"]["color"] == raw["line"]["color"]
+    assert max(line["y"]) < 1.0
+    assert smooth_figure(fig, 0.0) == fig

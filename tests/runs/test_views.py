@@ -149,6 +149,14 @@ def test_chart_data_follows_the_zoomed_range(viewer, trained):
     assert figures["kl"]["data"][0]["x"] == [2, 3]
 
 
+def test_chart_data_can_be_smoothed_like_wandb(viewer, trained):
+    url = reverse("runs:chart_data", args=[trained.run_id])
+    kl = viewer.get(url, {"smoothing": "0.8"}).json()["figures"]["kl"]["data"]
+    raw, smoothed = kl[0], kl[1]
+    assert raw["name"] == smoothed["name"] and raw["opacity"] < 1
+    assert raw["x"] == smoothed["x"]
+
+
 def test_a_long_series_is_downsampled_in_the_database(viewer, make_run):
     stage = make_run()
     MetricPoint.objects.bulk_create(
