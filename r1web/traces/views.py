@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from r1web.accounts.access import role_required
@@ -25,14 +24,6 @@ def _filter_query(params) -> str:
     return params.urlencode()
 
 
-def _promote_url() -> str | None:
-    # The curation app adds this endpoint; until it exists the button is not shown.
-    try:
-        return reverse("curation:promote")
-    except NoReverseMatch:
-        return None
-
-
 @require_GET
 def sample_list(request):
     page = selectors.samples_page(request.GET)
@@ -46,7 +37,6 @@ def sample_list(request):
         "form": form,
         "page": page,
         "filter_query": _filter_query(request.GET),
-        "promote_url": _promote_url(),
         "runs": selectors.run_choices(),
         "stages": selectors.stage_choices(run_id),
     })
@@ -63,7 +53,6 @@ def sample_detail(request, pk: int):
         "previous": previous,
         "following": following,
         "filter_query": _filter_query(request.GET),
-        "promote_url": _promote_url(),
         "think_collapsed": len(sample.think) > LONG_THINK,
     })
 

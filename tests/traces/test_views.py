@@ -33,8 +33,7 @@ def test_a_filtered_htmx_request_gets_only_the_results(client, charlie, samples)
     assert "trace-filters" not in body
 
 
-def test_the_promote_form_carries_the_current_filter_for_curators_only(client, bob, charlie, samples, monkeypatch):
-    monkeypatch.setattr("r1web.traces.views._promote_url", lambda: "/curation/promote/")
+def test_the_promote_form_carries_the_current_filter_for_curators_only(client, bob, charlie, samples):
     client.force_login(bob)
     page = client.get(reverse("traces:list"), {"correct": "yes", "after": "99"}).content.decode()
     assert 'name="filter_query" value="correct=yes"' in page
