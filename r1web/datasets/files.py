@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from workers.stages.datafiles import DatasetFileError, parse_line
+from workers.stages.datafiles import DatasetFileError, decode_line, load_object, parse_line
 
 FORMATS = ("jsonl", "gsm8k", "parquet", "hf")
 COLUMNS = ("key", "split", "task", "prompt", "answer", "completion", "provenance")
@@ -49,13 +49,10 @@ def read_examples(path: str | Path, *, fmt: str = "auto", split: str = "train") 
 def _read_jsonl(data: bytes, name: str) -> list[dict]:
     records = []
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError as exc:
-            raise DatasetFileError(f"{name} line {lineno}: invalid UTF-8 ({exc.reason})") from None
+        text = decode_line(raw, name, lineno).strip()
         if not text:
             continue
-        row = _json_object(text, name, lineno)
+        row = load_object(text, name, lineno)
         if _is_exported(row):
             records.append(_exported_row(row, f"{name} line {lineno}", f"{name}:{lineno}"))
         else:  # GSM8K or prompt/answer lines: the stage helper's parser
@@ -71,16 +68,6 @@ def _from_parse_line(text: str, name: str, lineno: int) -> dict:
     example = parse_line(text, name, lineno)
     example["provenance"] = {"file": name, "line": lineno}
     return example
-
-
-def _json_object(text: str, name: str, lineno: int) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DatasetFileError(f"{name} line {lineno}: invalid JSON ({exc.msg})") from None
-    if not isinstance(value, dict):
-        raise DatasetFileError(f"{name} line {lineno}: expected a JSON object")
-    return value
 
 
 def _exported_row(row: dict[str, Any], where: str, default_key: str) -> dict:

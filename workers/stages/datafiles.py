@@ -21,14 +21,14 @@ class DatasetFileError(ValueError):
     """A dataset file that cannot be used; the message names the line (1-based)."""
 
 
-def _decode(raw: bytes, name: str, lineno: int) -> str:
+def decode_line(raw: bytes, name: str, lineno: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DatasetFileError(f"{name} line {lineno}: invalid UTF-8 ({exc.reason})") from None
 
 
-def _load_object(text: str, name: str, lineno: int) -> dict[str, Any]:
+def load_object(text: str, name: str, lineno: int) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -76,7 +76,7 @@ def _plain_example(obj: dict[str, Any], name: str, lineno: int) -> Example:
 
 
 def parse_line(text: str, name: str, lineno: int) -> Example:
-    obj = _load_object(text, name, lineno)
+    obj = load_object(text, name, lineno)
     build = _gsm8k_example if "question" in obj else _plain_example
     example = build(obj, name, lineno)
     example["key"] = f"{name}:{lineno}"
@@ -88,7 +88,7 @@ def parse_jsonl_bytes(data: bytes, name: str) -> list[Example]:
     """Every example of a JSONL file's content; blank lines are skipped."""
     examples = []
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
-        text = _decode(raw, name, lineno).strip()
+        text = decode_line(raw, name, lineno).strip()
         if text:
             examples.append(parse_line(text, name, lineno))
     if not examples:
