@@ -20,10 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workers.stages.demo import DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples  # noqa: E402
+from workers.domain.demo import DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples  # noqa: E402
 from workers.stages.grpo import _load_tokenizer, _quiet, run_grpo, to_dataset  # noqa: E402
 from workers.stages.grpo import validate_grpo_config  # noqa: E402
-from workers.stages.rewards import get_reward_funcs  # noqa: E402
+from workers.stages.trl_config import build_stage_config  # noqa: E402
+from workers.domain.rewards import get_reward_funcs  # noqa: E402
 from workers.stages.runtime import torch_threads  # noqa: E402
 
 def database_sink():
@@ -53,7 +54,7 @@ def bare(model: str, train: list[dict], config: dict, out: Path) -> float:
     with torch_threads():
         trainer = GRPOTrainer(
             model=model, reward_funcs=get_reward_funcs(DEMO_REWARD_FUNCS),
-            args=GRPOConfig(output_dir=str(out), **validate_grpo_config(config)),
+            args=build_stage_config(GRPOConfig, validate_grpo_config(config), str(out)),
             train_dataset=to_dataset(train), processing_class=_load_tokenizer(model),
         )
         _quiet(trainer)  # run_grpo does the same: neither side prints every log dict

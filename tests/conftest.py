@@ -52,7 +52,7 @@ def make_run(db):
 def make_samples(db):
     """Store SampleRecords for a stage through the real write path."""
     from r1web.traces.services import samples_record
-    from workers.stages.base import SampleRecord
+    from workers.domain.base import SampleRecord
 
     def make(stage, steps: int = 3, groups: int = 2, per_group: int = 4, **overrides) -> None:
         records = []

@@ -13,7 +13,7 @@ from django.db import close_old_connections, connection
 from r1web.runs.models import Stage
 from r1web.runs.services import checkpoint_record, metrics_record, stage_heartbeat
 from r1web.traces.services import samples_record
-from workers.stages.base import SampleRecord
+from workers.domain.base import SampleRecord
 
 
 class DatabaseSink:

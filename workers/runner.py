@@ -4,7 +4,6 @@ code with a database sink, and record the outcome."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -13,16 +12,20 @@ from r1web.datasets.models import Example
 from r1web.runs.models import Stage, StageInput, StageKind
 from r1web.runs.services import checkpoint_record, metrics_record, stage_fail, stage_succeed
 from workers.recording import DatabaseSink, Heartbeat
-from workers.stages.base import StageCancelled
+from workers.domain.base import StageCancelled
+from workers.domain.formats import R1_ZERO, CompletionFormat, get_format
 
 log = logging.getLogger(__name__)
 
 
 def execute(stage: Stage) -> None:
-    runner = RUNNERS.get(stage.kind)
-    if runner is None:
+    from r1web.runs.registry import STAGE_KINDS
+
+    spec = STAGE_KINDS.get(stage.kind)
+    if spec is None:
         stage_fail(stage_pk=stage.pk, error=f"no runner for stage kind {stage.kind!r}")
         return
+    runner = spec.load_runner()
     try:
         with Heartbeat(stage.pk):
             result = runner(stage)
@@ -37,12 +40,19 @@ def execute(stage: Stage) -> None:
 
 
 def model_path(stage: Stage) -> str:
+    """The stage's model, pinned when it was queued (``services.stage_queue``)."""
     if stage.input_checkpoint_id:
         return stage.input_checkpoint.path
     source = stage.input_from
     if source is None or source.output_checkpoint is None:
         raise RuntimeError(f"stage {stage.name} has no input model: its source stage made none")
     return source.output_checkpoint.path
+
+
+def completion_format(stage: Stage) -> CompletionFormat:
+    params = stage.params
+    return get_format(params.get("completion_format", R1_ZERO),
+                      params.get("special_token", "|special_token|"))
 
 
 def stage_examples(stage: Stage, role: str, split: str | None) -> list[Example]:
@@ -76,6 +86,7 @@ def run_grpo_stage(stage: Stage) -> dict:
             reward_funcs=stage.params.get("reward_funcs", ["accuracy", "format"]),
             sink=sink,
             resume_from_checkpoint=resume.path if resume else None,
+            completion_format=completion_format(stage),
         )
     checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path, final=True)
     return {"steps": result.steps, "completions_per_step": result.completions_per_step}
@@ -97,6 +108,7 @@ def run_eval_stage(stage: Stage) -> dict:
             max_new_tokens=params.get("max_new_tokens", 64),
             temperature=params.get("temperature", 1.0),
             seed=params.get("seed", 0),
+            completion_format=completion_format(stage),
         )
     metrics_record(stage_pk=stage.pk, step=0, values={f"eval/{k}": v for k, v in scores.items()})
     return scores
@@ -154,9 +166,3 @@ def run_generate_stage(stage: Stage) -> dict:
     return result
 
 
-RUNNERS: dict[str, Callable[[Stage], dict]] = {
-    StageKind.GRPO: run_grpo_stage,
-    StageKind.EVAL: run_eval_stage,
-    StageKind.SFT: run_sft_stage,
-    StageKind.GENERATE: run_generate_stage,
-}

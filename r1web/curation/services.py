@@ -19,7 +19,7 @@ from r1web.curation.models import CurationEdit, CurationItem, ItemStatus, Source
 from r1web.datasets.models import Dataset, DatasetVersion
 from r1web.datasets.services import dataset_version_create
 from r1web.runs.models import Stage
-from workers.stages.coldstart import ColdStartFormatError, from_think_answer, to_cold_start
+from workers.domain.coldstart import ColdStartFormatError, from_think_answer, to_cold_start
 
 LEASE = timedelta(minutes=15)
 CLAIM_ATTEMPTS = 5

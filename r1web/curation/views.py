@@ -178,9 +178,9 @@ def freeze(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def generate(request: HttpRequest) -> HttpResponse:
     _require(request, OPERATOR)
-    from r1web.runs.recipes import candidate_generation_create
+    from r1web.runs.recipes.generate import candidate_generation_create
     from r1web.runs.services import RunError
-    from workers.stages.base import ConfigError
+    from workers.domain.base import ConfigError
 
     form = GenerateForm(request.POST)
     if form.is_valid():

@@ -12,10 +12,18 @@ import json
 from collections.abc import Iterable
 
 HASHED_FIELDS = ("split", "task", "prompt", "answer", "completion")
+# Every stored field that is content: what an export writes and a diff compares. A
+# preference pair's rejected response is hashed only where present (example_content).
+CONTENT_FIELDS = (*HASHED_FIELDS, "rejected")
 
 
 def example_content(record: dict) -> dict:
-    return {name: str(record.get(name, "") or "") for name in HASHED_FIELDS}
+    content = {name: str(record.get(name, "") or "") for name in HASHED_FIELDS}
+    # A preference pair's rejected response is content too; hashed only where present
+    # so the hashes of every other kind of version stay what they were.
+    if record.get("rejected"):
+        content["rejected"] = str(record["rejected"])
+    return content
 
 
 def content_hash(records: Iterable[dict]) -> str:

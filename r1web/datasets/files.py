@@ -1,9 +1,11 @@
 """Dataset files in and out: JSONL, GSM8K JSONL, Parquet and Hugging Face ``save_to_disk``.
 
 Pure functions over the plain example dicts (no database). What is exported is exactly
-what the content hash covers (split, task, prompt, answer, completion) plus the key and
-the provenance, in position order, so importing an exported file gives the same hash.
-Reading is all-or-nothing: a bad row raises ``DatasetFileError`` naming it.
+what the content hash covers (split, task, prompt, answer, completion, and a preference
+pair's rejected response) plus the key and the provenance, in position order, so
+importing an exported file gives the same hash. A file whose first row has ``chosen`` is
+a preference file (``prompt``, ``chosen``, ``rejected`` on every row). Reading is
+all-or-nothing: a bad row raises ``DatasetFileError`` naming it.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from workers.stages.datafiles import DatasetFileError, decode_line, load_object, parse_line
+from workers.domain.datafiles import DatasetFileError, decode_line, load_object, parse_line
+from workers.domain.preferences import is_preference_row, preference_from_row
 
 FORMATS = ("jsonl", "gsm8k", "parquet", "hf")
 COLUMNS = ("key", "split", "task", "prompt", "answer", "completion", "provenance")
+REJECTED = "rejected"  # exported only by versions that hold preference pairs
 
 
 def detect_format(path: Path) -> str:
@@ -48,16 +52,35 @@ def read_examples(path: str | Path, *, fmt: str = "auto", split: str = "train") 
 
 def _read_jsonl(data: bytes, name: str) -> list[dict]:
     records = []
+    preferences = None  # decided by the first object: a file is one kind throughout
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
         text = decode_line(raw, name, lineno).strip()
         if not text:
             continue
         row = load_object(text, name, lineno)
-        if _is_exported(row):
-            records.append(_exported_row(row, f"{name} line {lineno}", f"{name}:{lineno}"))
+        if preferences is None:
+            preferences = is_preference_row(row)
+        where, key = f"{name} line {lineno}", f"{name}:{lineno}"
+        if preferences:
+            records.append(_preference_row(row, where, key, {"file": name, "line": lineno}))
+        elif _is_exported(row):
+            records.append(_exported_row(row, where, key))
         else:  # GSM8K or prompt/answer lines: the stage helper's parser
             records.append(_from_parse_line(text, name, lineno))
     return records
+
+
+def _preference_row(row: dict[str, Any], where: str, key: str, provenance: dict) -> dict:
+    record = preference_from_row(row, where, key)
+    record["provenance"] = _provenance(row.get("provenance")) or provenance
+    return record
+
+
+def _provenance(value: Any) -> dict:
+    # Parquet and HF exports store it as a JSON string; JSONL as an object.
+    if isinstance(value, str):
+        return json.loads(value) if value else {}
+    return value or {}
 
 
 def _is_exported(row: dict) -> bool:
@@ -80,27 +103,33 @@ def _exported_row(row: dict[str, Any], where: str, default_key: str) -> dict:
             raise DatasetFileError(f"{where}: field {field!r} must be text")
     if not str(row.get("answer") or "").strip() and not str(row.get("completion") or "").strip():
         raise DatasetFileError(f"{where}: needs an 'answer' or a 'completion'")
-    provenance = row.get("provenance") or {}
-    if isinstance(provenance, str):
-        provenance = json.loads(provenance) if provenance else {}
-    return {
+    record = {
         "key": str(row.get("key") or default_key),
         "split": str(row.get("split") or ""),
         "task": str(row.get("task") or "math"),
         "prompt": prompt,
         "answer": str(row.get("answer") or ""),
         "completion": str(row.get("completion") or ""),
-        "provenance": provenance,
+        "provenance": _provenance(row.get("provenance")),
     }
+    if row.get(REJECTED):  # an exported preference pair
+        if not isinstance(row[REJECTED], str):
+            raise DatasetFileError(f"{where}: field {REJECTED!r} must be text")
+        record[REJECTED] = row[REJECTED]
+    return record
 
 
 def _read_rows(rows: list[dict], name: str) -> list[dict]:
     records = []
+    preferences = bool(rows) and is_preference_row(rows[0])
     for number, row in enumerate(rows, start=1):
-        if not _is_exported(row):
+        where, key = f"{name} row {number}", f"{name}:{number}"
+        if preferences:
+            records.append(_preference_row(row, where, key, {"file": name, "row": number}))
+        elif not _is_exported(row):
             records.append(_from_parse_line(json.dumps(row), name, number))
         else:
-            records.append(_exported_row(row, f"{name} row {number}", f"{name}:{number}"))
+            records.append(_exported_row(row, where, key))
     return records
 
 
@@ -128,9 +157,13 @@ def _hf_rows(path: Path) -> list[dict]:
 
 
 def _export_rows(records: list[dict]) -> list[dict]:
+    columns = list(COLUMNS[:-1])
+    # Parquet and HF need one schema for every row, so the column is all or nothing.
+    if any(record.get(REJECTED) for record in records):
+        columns.append(REJECTED)
     rows = []
     for record in records:
-        row = {column: str(record.get(column) or "") for column in COLUMNS[:-1]}
+        row = {column: str(record.get(column) or "") for column in columns}
         row["provenance"] = json.dumps(record.get("provenance") or {}, sort_keys=True)
         rows.append(row)
     return rows

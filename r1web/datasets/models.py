@@ -12,6 +12,7 @@ class Dataset(models.Model):
     class Kind(models.TextChoices):
         PROMPTS = "prompts", "prompts with reference answers (RL, evaluation)"
         SFT = "sft", "prompt and completion pairs (SFT)"
+        PREFERENCE = "preference", "prompt with a chosen and a rejected response (reward model)"
 
     name = models.SlugField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PROMPTS)
@@ -77,7 +78,8 @@ class Example(models.Model):
     key = models.CharField(max_length=200)  # stable identity, e.g. "train.jsonl:17"
     prompt = models.TextField()
     answer = models.TextField(blank=True)  # reference answer
-    completion = models.TextField(blank=True)  # SFT target
+    completion = models.TextField(blank=True)  # SFT target; the chosen response of a pair
+    rejected = models.TextField(blank=True)  # the rejected response of a preference pair
     task = models.CharField(max_length=50, default="math")
     # Where the example came from: a file line, a sample, a curation item.
     provenance = models.JSONField(default=dict)
@@ -99,6 +101,7 @@ class Example(models.Model):
             "prompt": self.prompt,
             "answer": self.answer,
             "completion": self.completion,
+            "rejected": self.rejected,
             "task": self.task,
             "split": self.split,
             # the target language of the CoT, for the language-consistency reward

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
-from r1web.datasets.content import HASHED_FIELDS
+from r1web.datasets.content import CONTENT_FIELDS
 from r1web.datasets.models import Dataset, DatasetVersion, Example
 from r1web.runs.models import Checkpoint, Run, Stage, StageInput
 
@@ -37,7 +37,7 @@ def version_examples(version: DatasetVersion, split: str = "") -> QuerySet[Examp
 
 def version_records(version: DatasetVersion) -> list[dict]:
     """The version's examples as plain dicts, with provenance, in position order."""
-    rows = version.examples.order_by("position").values("key", *HASHED_FIELDS, "provenance")
+    rows = version.examples.order_by("position").values("key", *CONTENT_FIELDS, "provenance")
     return list(rows)
 
 
@@ -67,7 +67,7 @@ def version_diff(old: DatasetVersion, new: DatasetVersion) -> VersionDiff:
 
 
 def _contents(version: DatasetVersion) -> dict[str, tuple]:
-    rows = version.examples.order_by("position").values_list("key", *HASHED_FIELDS)
+    rows = version.examples.order_by("position").values_list("key", *CONTENT_FIELDS)
     return {row[0]: row[1:] for row in rows}
 
 
@@ -99,12 +99,22 @@ def lineage_for_version(version: DatasetVersion) -> Lineage:
     checkpoints = [stage.output_checkpoint for _, stage in consumers if stage.output_checkpoint_id]
     return Lineage(
         subject=str(version),
+        inputs=_producer_inputs(version),
         producer=version.produced_by,
         sources=_curated_from(version),
         parent=version.parent,
         consumers=consumers,
         checkpoints=checkpoints,
     )
+
+
+def _producer_inputs(version: DatasetVersion) -> list[tuple[str, DatasetVersion]]:
+    """The data the producing stage read: every source of a mix, the prompts of a
+    rejection-sampling stage."""
+    if version.produced_by_id is None:
+        return []
+    uses = StageInput.objects.filter(stage_id=version.produced_by_id, version__isnull=False)
+    return [(use.role, use.version) for use in uses.select_related("version__dataset").order_by("pk")]
 
 
 def _curated_from(version: DatasetVersion) -> list[Stage]:

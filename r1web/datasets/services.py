@@ -77,6 +77,7 @@ def _example(version: DatasetVersion, position: int, record: dict) -> Example:
         prompt=record["prompt"],
         answer=str(record.get("answer") or ""),
         completion=str(record.get("completion") or ""),
+        rejected=str(record.get("rejected") or ""),
         task=record.get("task") or "math",
         provenance=record.get("provenance") or {"key": record.get("key", "")},
     )
@@ -85,29 +86,61 @@ def _example(version: DatasetVersion, position: int, record: dict) -> Example:
 def dataset_import_file(
     *, path: str | Path, name: str, fmt: str = "auto", split: str = "train", created_by=None
 ) -> DatasetVersion:
-    """Import a file (JSONL in GSM8K, prompt/answer or export form; Parquet; a Hugging
-    Face dataset directory) as a new version.
+    """Import a file (JSONL in GSM8K, prompt/answer, prompt/response, chat messages,
+    preference (prompt/chosen/rejected) or export form; Parquet; a Hugging Face dataset
+    directory) as a new version.
 
     The whole file is parsed and checked before anything is written, so a bad line
     leaves the database untouched.
     """
     from r1web.datasets.files import read_examples
-    from workers.stages.datafiles import DatasetFileError
+    from workers.domain.datafiles import DatasetFileError
 
     try:
         records = read_examples(path, fmt=fmt, split=split)
     except (DatasetFileError, OSError) as exc:
         raise DatasetError(str(exc)) from exc
-    kind = Dataset.Kind.SFT if any(r.get("completion") for r in records) else Dataset.Kind.PROMPTS
     return dataset_version_create(
-        name=name, records=records, source=f"import {Path(path).name}", kind=kind, created_by=created_by
+        name=name, records=records, source=f"import {Path(path).name}", kind=_kind_of(records),
+        created_by=created_by,
     )
+
+
+def _kind_of(records: list[dict]) -> str:
+    if any(r.get("rejected") for r in records):
+        return Dataset.Kind.PREFERENCE
+    if any(r.get("completion") for r in records):
+        return Dataset.Kind.SFT
+    return Dataset.Kind.PROMPTS
 
 
 def synthetic_dataset_ensure(*, name: str = "synthetic", seed: int = 0) -> DatasetVersion:
     """The demo's task set, generated from a seed (same seed, same version)."""
-    from workers.stages.demo import demo_examples
+    from workers.domain.demo import demo_examples
 
     train, test = demo_examples(seed)
     records = train + test
     return dataset_version_create(name=name, records=records, source=f"synthetic seed={seed}")
+
+
+def non_reasoning_dataset_ensure(*, name: str = "demo-general", seed: int = 0) -> DatasetVersion:
+    """The demo's non-reasoning SFT set (greetings, opposites, number words...), generated
+    from a seed (same seed, same version)."""
+    from workers.domain.general import general_examples
+
+    train, test = general_examples(seed)
+    return dataset_version_create(
+        name=name, records=train + test, source=f"synthetic general seed={seed}",
+        kind=Dataset.Kind.SFT,
+    )
+
+
+def preference_dataset_ensure(*, name: str = "demo-preferences", seed: int = 0) -> DatasetVersion:
+    """The demo's synthetic preference pairs (chosen: polite, right summary; rejected:
+    wrong, missing or rude), generated from a seed (same seed, same version)."""
+    from workers.domain.preferences import synthetic_preferences
+
+    return dataset_version_create(
+        name=name, records=synthetic_preferences(seed=seed),
+        source=f"synthetic preferences seed={seed}", kind=Dataset.Kind.PREFERENCE,
+    )

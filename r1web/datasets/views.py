@@ -133,17 +133,16 @@ def version_download(request: HttpRequest, name: str, number: int, fmt: str) -> 
 @require_POST
 def version_sft(request: HttpRequest, name: str, number: int) -> HttpResponse:
     _require(request, OPERATOR)
-    from r1web.runs.recipes import ColdStartSFTArgs, cold_start_sft_create
+    from r1web.runs.recipes import launch
     from r1web.runs.services import RunError
-    from workers.stages.base import ConfigError
+    from workers.domain.base import ConfigError
 
     version = selectors.version_get(name, number)
     form = ColdStartSFTForm(request.POST)
     if form.is_valid():
         try:
-            run = cold_start_sft_create(
-                args=_sft_args(ColdStartSFTArgs, version, form.cleaned_data), user=request.user
-            )
+            run = launch("cold-start-sft", _sft_values(version, form.cleaned_data),
+                         user=request.user)
         except (RunError, ConfigError) as exc:
             form.add_error(None, str(exc))
         else:
@@ -159,13 +158,12 @@ def version_sft(request: HttpRequest, name: str, number: int) -> HttpResponse:
     return render(request, "datasets/version.html", context, status=400)
 
 
-def _sft_args(args_class, version, data: dict):
-    trl_config = {**data["trl_config"], "learning_rate": data["learning_rate"]}
-    return args_class(
-        model=data["model"].path if data["model"] else "",
-        dataset=version.dataset.name,
-        version=version.number,
-        max_steps=data["max_steps"],
-        trl_config=trl_config,
-        name=data["name"],
-    )
+def _sft_values(version, data: dict) -> dict:
+    """The SFT form's fields as the cold-start-sft recipe's values."""
+    return {
+        "model": str(data["model"].pk) if data["model"] else "",
+        "dataset": f"{version.dataset.name}@{version.number}",
+        "max_steps": data["max_steps"],
+        "sft_config": {**data["trl_config"], "learning_rate": data["learning_rate"]},
+        "name": data["name"],
+    }

@@ -1,4 +1,8 @@
-"""The new-run form. TRL fields are checked by the recipe, not here."""
+"""Launch forms, one per recipe, built from the recipe's parameters.
+
+The form only reads text into values; the recipe checks them (TRL fields, models,
+datasets) before anything is written.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,28 @@ import json
 
 from django import forms
 
-from r1web.runs.recipes import R1ZeroArgs
+from r1web.runs.recipes import RecipeSpec
+from r1web.runs.recipes.base import QUEUE_CHOICES, Param
+
+MAX_CONFIG_TEXT = 20_000
+MAX_JSON_DEPTH = 8
 
 
-def parse_trl_config(text: str) -> dict:
+def parse_trl_config(text: str, label: str = "TRL config") -> dict:
     """A JSON object, or ``key=value`` lines (values read as JSON when they parse)."""
     text = text.strip()
     if not text:
         return {}
+    if len(text) > MAX_CONFIG_TEXT or "\x00" in text:
+        raise forms.ValidationError(f"the {label} is too long or not text")
     if text.startswith("{"):
         try:
             value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno})")
-        if not isinstance(value, dict):
-            raise forms.ValidationError("the JSON must be an object of GRPOConfig fields")
+        except (json.JSONDecodeError, RecursionError) as exc:
+            message = getattr(exc, "msg", "too deeply nested")
+            raise forms.ValidationError(f"not valid JSON: {message}") from None
+        if not isinstance(value, dict) or _depth(value) > MAX_JSON_DEPTH:
+            raise forms.ValidationError(f"the JSON must be a flat object of {label} fields")
         return value
     config = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -29,44 +40,73 @@ def parse_trl_config(text: str) -> dict:
             continue
         key, sep, raw = line.partition("=")
         if not sep or not key.strip():
-            raise forms.ValidationError(f"line {number}: expected key=value, got {line!r}")
+            raise forms.ValidationError(f"line {number}: expected key=value, got {line[:80]!r}")
         config[key.strip()] = _value(raw.strip())
     return config
+
+
+def _depth(value, level: int = 0) -> int:
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
 
 
 def _value(raw: str):
     try:
         return json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return raw
 
 
-class NewRunForm(forms.Form):
-    recipe = forms.ChoiceField(choices=[("r1-zero", "R1-Zero (GRPO from the base model)")])
-    name = forms.CharField(required=False, max_length=200)
-    model = forms.CharField(
-        required=False, max_length=500, help_text="A model directory; blank = the demo tiny base."
-    )
-    dataset = forms.CharField(
-        required=False, max_length=200, help_text="A dataset name; blank = the demo synthetic tasks."
-    )
-    max_steps = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
-    trl_config = forms.CharField(
-        required=False,
-        label="TRL GRPOConfig",
-        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "learning_rate=1e-5\nnum_generations=4"}),
-        help_text="JSON object or key=value lines, by GRPOConfig's field names.",
+def _field(param: Param) -> forms.Field:
+    common = {"required": False, "label": param.label, "help_text": param.help}
+    if param.kind == "int":
+        return forms.IntegerField(min_value=param.low, max_value=param.high,
+                                  initial=param.default, **common)
+    if param.kind == "float":
+        return forms.FloatField(min_value=param.low, max_value=param.high,
+                                initial=param.default, **common)
+    if param.kind == "bool":
+        return forms.BooleanField(initial=param.default, **common)
+    if param.kind == "choice":
+        return forms.ChoiceField(choices=[(c, c) for c in param.choices], initial=param.default,
+                                 **common)
+    if param.kind == "config":
+        placeholder = "learning_rate=1e-5\nnum_generations=4"
+        widget = forms.Textarea(attrs={"rows": 4, "placeholder": placeholder})
+        return forms.CharField(widget=widget, max_length=MAX_CONFIG_TEXT, **common)
+    return forms.CharField(max_length=500, initial=param.default, **common)
+
+
+class LaunchForm(forms.Form):
+    queue = forms.ChoiceField(
+        choices=[(q, q) for q in QUEUE_CHOICES], initial="cpu",
+        help_text="cpu: CPU workers (transformers generation); gpu: GPU workers (vLLM if set)",
     )
 
-    def clean_trl_config(self) -> dict:
-        return parse_trl_config(self.cleaned_data["trl_config"])
+    def __init__(self, recipe: RecipeSpec, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.recipe = recipe
+        for param in recipe.params:
+            self.fields[param.name] = _field(param)
+        self.order_fields([p.name for p in recipe.params] + ["queue"])
 
-    def args(self) -> R1ZeroArgs:
+    def clean(self) -> dict:
+        data = super().clean()
+        for param in self.recipe.params:
+            if param.kind == "config" and isinstance(data.get(param.name), str):
+                try:
+                    data[param.name] = parse_trl_config(data[param.name], param.config_class)
+                except forms.ValidationError as exc:
+                    self.add_error(param.name, exc)
+        return data
+
+    def values(self) -> dict:
+        """The recipe's raw values (blank ones left out: the recipe's defaults apply)."""
         data = self.cleaned_data
-        return R1ZeroArgs(
-            model=data["model"].strip(),
-            dataset=data["dataset"].strip(),
-            max_steps=data["max_steps"],
-            trl_config=data["trl_config"],
-            name=data["name"].strip(),
-        )
+        return {
+            p.name: data[p.name] for p in self.recipe.params
+            if data.get(p.name) not in (None, "", {}) and not (p.kind == "bool" and not data[p.name])
+        }

@@ -31,7 +31,8 @@ FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 class Recipe(models.TextChoices):
     R1_ZERO = "r1-zero", "R1-Zero (GRPO from the base model)"
     COLD_START_SFT = "cold-start-sft", "Cold-start SFT"
-    DISTILL = "distill", "Distillation (SFT a small model)"
+    R1 = "r1", "R1 (cold start, reasoning RL, rejection sampling, SFT, two-stage RL)"
+    DISTILL = "distill", "Distillation (SFT a small model on a teacher's samples)"
     CUSTOM = "custom", "Custom"
 
 
@@ -41,13 +42,21 @@ class StageKind(models.TextChoices):
     EVAL = "eval", "evaluation"
     GENERATE = "generate", "candidate generation"
     REJECTION_SAMPLING = "rejection_sampling", "rejection sampling"
+    MIX = "mix", "dataset mix"
+    REWARD_MODEL = "reward_model", "reward model"
+    BUILD_BASE = "build_base", "tiny base build"
 
 
 class Checkpoint(models.Model):
     """A model directory on disk: a base model someone registered, or a stage's output."""
 
+    class Role(models.TextChoices):
+        POLICY = "policy", "policy (a causal LM)"
+        REWARD_MODEL = "reward_model", "reward model (sequence classifier)"
+
     name = models.CharField(max_length=200)
     path = models.CharField(max_length=500)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.POLICY)
     produced_by = models.ForeignKey(
         "Stage", null=True, blank=True, on_delete=models.SET_NULL, related_name="checkpoints"
     )
@@ -95,8 +104,16 @@ class Run(models.Model):
 
 
 class Stage(models.Model):
+    """One node of a run's stage graph.
+
+    A stage is queued once every stage it ``needs`` has succeeded; its inputs (a model
+    from ``input_from``, datasets from ``StageInput.from_stage``) are pinned to the
+    concrete checkpoint and dataset versions at that moment, so lineage never moves.
+    """
+
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="stages")
     position = models.PositiveSmallIntegerField()
+    key = models.SlugField(max_length=60, blank=True)  # the recipe's name for it
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=30, choices=StageKind.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
@@ -114,10 +131,22 @@ class Stage(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="feeds"
     )
     input_datasets = models.ManyToManyField(
-        "datasets.DatasetVersion", through="StageInput", related_name="consumers", blank=True
+        "datasets.DatasetVersion",
+        through="StageInput",
+        through_fields=("stage", "version"),
+        related_name="consumers",
+        blank=True,
     )
     output_checkpoint = models.ForeignKey(
         Checkpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    needs = models.ManyToManyField(
+        "self", symmetrical=False, related_name="dependents", blank=True
+    )
+    # An evaluation already computed (same model, data and settings) is reused, not redone.
+    cache_key = models.CharField(max_length=64, blank=True, db_index=True)
+    reused_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reused_by"
     )
 
     step = models.PositiveIntegerField(default=0)
@@ -137,6 +166,7 @@ class Stage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "position"], name="stage_position_unique")
         ]
+        indexes = [models.Index(fields=["queue", "status"], name="stage_queue_status")]
 
     def __str__(self) -> str:
         return f"{self.run.name} / {self.name}"
@@ -162,18 +192,35 @@ class Stage(models.Model):
         return (now or timezone.now()) - self.heartbeat_at > limit
 
     def latest_checkpoint(self) -> Checkpoint | None:
-        return self.checkpoints.order_by("-step").first()
+        return self.checkpoints.filter(step__isnull=False).order_by("-step").first()
+
+    def waiting_on(self) -> Stage | None:
+        """The first stage this one needs that has not succeeded, if any."""
+        return self.needs.exclude(status=Status.SUCCEEDED).order_by("position").first()
+
+    def output_dataset(self):
+        return self.outputs.order_by("-pk").first()
 
 
 class StageInput(models.Model):
+    """A dataset version a stage reads: one the user gave, or the output of an earlier
+    stage (``from_stage``), pinned into ``version`` when the stage is queued."""
+
     class Role(models.TextChoices):
         TRAIN = "train", "train"
         EVAL = "eval", "eval"
         EXEMPLARS = "exemplars", "exemplars"
+        PREFERENCES = "preferences", "preferences"
 
-    stage = models.ForeignKey(Stage, on_delete=models.CASCADE)
-    version = models.ForeignKey("datasets.DatasetVersion", on_delete=models.PROTECT)
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="inputs")
+    version = models.ForeignKey(
+        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT
+    )
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.TRAIN)
+    weight = models.FloatField(null=True, blank=True)  # a mix's share of this source
 
     class Meta:
         constraints = [

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.db.models import (
-    Avg, BigIntegerField, Case, Count, F, FloatField, Max, Min, OuterRef, Q, QuerySet, Subquery,
-    Sum, When,
+    Avg, BigIntegerField, Case, Count, F, FloatField, Max, Min, OuterRef, Prefetch, Q, QuerySet,
+    Subquery, Sum, When,
 )
 from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 
-from r1web.runs import charts, rollups
-from r1web.runs.models import MetricPoint, MetricRollup, Run, Stage, StageKind
+from r1web.datasets.models import DatasetVersion
+from r1web.runs import charts, compare, graph, rollups
+from r1web.runs.models import (
+    MetricPoint, MetricRollup, Run, Stage, StageInput, StageKind, Status,
+)
 from r1web.traces.models import Flag, FlagLabel, Sample
 
 TRAINING = (StageKind.GRPO, StageKind.SFT)
@@ -271,9 +274,144 @@ def step_stats_rows(run: Run) -> list[dict]:
 
 
 def stages_of(run: Run) -> QuerySet[Stage]:
-    return run.stages.select_related("output_checkpoint").order_by("position")
+    """A run's stages with everything the stage table and graph show: a fixed number of
+    queries however many stages there are."""
+    return (
+        run.stages.select_related("output_checkpoint", "input_checkpoint", "reused_from")
+        .prefetch_related(
+            Prefetch("needs", Stage.objects.only("pk", "name", "status", "position")),
+            Prefetch("inputs", StageInput.objects.select_related("version__dataset")),
+            Prefetch("outputs", DatasetVersion.objects.select_related("dataset").order_by("pk")),
+        )
+        .order_by("position")
+    )
 
 
 def stages_active(stages: Iterable[Stage]) -> bool:
     return any(not stage.is_finished() for stage in stages)
 
+
+
+# --- the stage graph ----------------------------------------------------------------
+
+GRAPH_STOPPED = (Status.FAILED, Status.CANCELLED)
+
+
+def stage_graph(stages: Sequence[Stage]) -> graph.Layout:
+    """The run's stage graph laid out for the page, from ``stages_of`` rows (no query)."""
+    keys = {stage.pk: stage.key or f"stage-{stage.pk}" for stage in stages}
+    nodes = [_graph_node(stage, keys[stage.pk]) for stage in stages]
+    edges = [edge for stage in stages for edge in _graph_edges(stage, keys)]
+    return graph.layout(nodes, edges)
+
+
+def _graph_node(stage: Stage, key: str) -> graph.Node:
+    note = ""
+    if stage.reused_from_id:
+        note = "reused"
+    elif stage.status == Status.PENDING:
+        # Only a need that stopped is worth a note: otherwise waiting is just the plan.
+        unmet = [n for n in stage.needs.all() if n.status != Status.SUCCEEDED]
+        first = min(unmet, key=lambda n: n.position, default=None)
+        if first is not None and first.status in GRAPH_STOPPED:
+            note = f"waiting on {first.name}"
+    return graph.Node(key, stage.name, stage.get_kind_display(), stage.status,
+                      stage.get_absolute_url(), note)
+
+
+def _graph_edges(stage: Stage, keys: dict[int, str]) -> list[graph.Edge]:
+    target = keys[stage.pk]
+    edges = []
+    fed_by = set()
+    if stage.input_from_id in keys:
+        checkpoint = stage.input_checkpoint  # pinned when the stage was queued
+        edges.append(graph.Edge(
+            keys[stage.input_from_id], target, "model",
+            checkpoint.get_absolute_url() if checkpoint else "",
+            checkpoint.name if checkpoint else "",
+        ))
+        fed_by.add(stage.input_from_id)
+    for link in stage.inputs.all():
+        if link.from_stage_id not in keys:
+            continue
+        version = link.version
+        edges.append(graph.Edge(
+            keys[link.from_stage_id], target, "dataset",
+            version.get_absolute_url() if version else "",
+            f"{version} ({link.role})" if version else "",
+        ))
+        fed_by.add(link.from_stage_id)
+    for need in stage.needs.all():
+        if need.pk not in fed_by and need.pk in keys:
+            edges.append(graph.Edge(keys[need.pk], target, "needs"))
+    return edges
+
+
+# --- comparing runs -----------------------------------------------------------------
+
+MAX_COMPARED = 8
+
+
+def parse_ids(values: Iterable[str]) -> list[int]:
+    """Ids from ``?runs=1,2&runs=3`` (comma lists, repeated parameters or both), in order."""
+    ids: list[int] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if part.isdigit() and int(part) not in ids:
+                ids.append(int(part))
+    return ids
+
+
+def get_runs_for_user(request, ids: Sequence[int]) -> list[Run]:
+    """The runs named, in the order named; unknown ids are dropped. Every signed-in user
+    may read every run (as ``get_run_for_user``)."""
+    found = Run.objects.in_bulk(ids[:MAX_COMPARED])
+    return [found[pk] for pk in ids[:MAX_COMPARED] if pk in found]
+
+
+def compare_selection(
+    request, run_ids: Sequence[int], stage_ids: Sequence[int]
+) -> tuple[list[Run], list[Stage]]:
+    """The runs to compare and the eval stages to put side by side.
+
+    ``stage_ids`` narrow a run to those of its evaluations; a run none of them belongs
+    to shows all of its own (so a run just ticked in the form is not left empty). With
+    no ``run_ids``, the runs are those of the stages.
+    """
+    evals = Stage.objects.filter(kind=StageKind.EVAL).select_related("run")
+    picked = {stage.pk: stage for stage in evals.filter(pk__in=stage_ids)} if stage_ids else {}
+    if not run_ids:
+        run_ids = list(dict.fromkeys(picked[pk].run_id for pk in stage_ids if pk in picked))
+    runs = get_runs_for_user(request, run_ids)
+    order = {run.pk: index for index, run in enumerate(runs)}
+    narrowed = {stage.run_id for stage in picked.values()}
+    stages = [
+        stage for stage in evals.filter(run__in=runs)
+        if stage.run_id not in narrowed or stage.pk in picked
+    ]
+    stages.sort(key=lambda stage: (order[stage.run_id], stage.position))
+    return runs, stages
+
+
+def eval_columns(stages: Sequence[Stage]) -> list[compare.Column]:
+    return [
+        compare.Column(
+            run_id=stage.run_id, run_name=stage.run.name, stage_id=stage.pk,
+            label=str(stage.params.get("label") or stage.name), url=stage.get_absolute_url(),
+            result=stage.result or {},
+        )
+        for stage in stages
+    ]
+
+
+def compare_choices(chosen: Sequence[Run], limit: int = 50) -> list[tuple[Run, bool, list]]:
+    """What the comparison form offers: (run, ticked, its evaluations if ticked), the
+    chosen runs first, then the most recent others."""
+    recent = [run for run in Run.objects.order_by("-created_at")[:limit] if run not in chosen]
+    runs = [*chosen, *recent]
+    evals: dict[int, list[Stage]] = {}
+    ticked = Stage.objects.filter(kind=StageKind.EVAL, run__in=chosen)
+    for stage in ticked.order_by("position"):
+        evals.setdefault(stage.run_id, []).append(stage)
+    return [(run, run in chosen, evals.get(run.pk, [])) for run in runs]

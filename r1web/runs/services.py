@@ -6,14 +6,17 @@ is queued only after the transaction that made it queued commits.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from pathlib import Path
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from r1web.runs import rollups
-from r1web.runs.models import FINISHED, Checkpoint, MetricPoint, Run, Stage, Status
+from r1web.runs.models import FINISHED, Checkpoint, MetricPoint, Run, Stage, StageKind, Status
 
 log = logging.getLogger(__name__)
 
@@ -22,41 +25,191 @@ class RunError(ValueError):
     """A request about a run that cannot be done: the message is shown as is."""
 
 
+RUN_STAGE_TASK = "r1web.run_stage"  # workers.tasks.run_stage
+
+
 def _enqueue(stage: Stage) -> None:
-    from workers.tasks import run_stage
+    # Sent by name: the web process never imports the worker's code (or torch with it).
+    from r1web.celery import app
 
     stage_pk, queue = stage.pk, stage.queue
-    transaction.on_commit(lambda: run_stage.apply_async(args=[stage_pk], queue=queue))
+    transaction.on_commit(lambda: app.send_task(RUN_STAGE_TASK, args=[stage_pk], queue=queue))
 
 
 @transaction.atomic
 def stage_queue(*, stage: Stage) -> None:
-    """Queue a pending (or failed, or cancelled) stage for a worker."""
-    updated = Stage.objects.filter(
-        pk=stage.pk, status__in=[Status.PENDING, Status.FAILED, Status.CANCELLED]
-    ).update(status=Status.QUEUED, error="", cancel_requested=False, finished_at=None)
-    if not updated:
+    """Queue a pending (or failed, or cancelled) stage whose needs have all succeeded.
+
+    Its inputs are pinned first: the model and dataset versions that earlier stages
+    produced become this stage's concrete inputs. An evaluation that was already
+    computed on the same model, data and settings is reused instead of queued.
+    """
+    stage = Stage.objects.select_for_update().get(pk=stage.pk)
+    if stage.status not in (Status.PENDING, Status.FAILED, Status.CANCELLED):
         raise RunError(f"stage {stage.name} is {stage.status}; only a stopped stage can be queued")
-    Run.objects.filter(pk=stage.run_id).exclude(status=Status.RUNNING).update(
-        status=Status.QUEUED, error="", finished_at=None
+    waiting = stage.waiting_on()
+    if waiting is not None:
+        raise RunError(f"stage {stage.name} is waiting on stage {waiting.name}")
+    _pin_inputs(stage)
+    if _reuse_evaluation(stage):
+        return
+    Stage.objects.filter(pk=stage.pk).update(
+        status=Status.QUEUED, error="", cancel_requested=False, finished_at=None
     )
+    run_refresh(run=stage.run)
     _enqueue(stage)
+
+
+def _pin_inputs(stage: Stage) -> None:
+    source = stage.input_from
+    if source is not None and stage.input_checkpoint_id is None:
+        if source.output_checkpoint_id is None:
+            raise RunError(f"stage {stage.name}: stage {source.name} produced no model")
+        stage.input_checkpoint_id = source.output_checkpoint_id
+        Stage.objects.filter(pk=stage.pk).update(input_checkpoint=source.output_checkpoint_id)
+    for link in stage.inputs.filter(version__isnull=True).select_related("from_stage"):
+        output = link.from_stage.outputs.order_by("-pk").first() if link.from_stage else None
+        if output is None:
+            name = link.from_stage.name if link.from_stage else "?"
+            raise RunError(f"stage {stage.name}: stage {name} produced no dataset")
+        link.version = output
+        link.save(update_fields=["version"])
+
+
+def _reuse_evaluation(stage: Stage) -> bool:
+    if stage.kind != StageKind.EVAL:
+        return False
+    key = eval_cache_key(stage)
+    earlier = (
+        Stage.objects.filter(cache_key=key, status=Status.SUCCEEDED, reused_from__isnull=True)
+        .exclude(pk=stage.pk)
+        .order_by("pk")
+        .first()
+    )
+    Stage.objects.filter(pk=stage.pk).update(cache_key=key)
+    if earlier is None:
+        return False
+    now = timezone.now()
+    Stage.objects.filter(pk=stage.pk).update(
+        status=Status.SUCCEEDED, reused_from=earlier, result=earlier.result, error="",
+        step=earlier.total_steps, total_steps=earlier.total_steps, started_at=now,
+        finished_at=now, resumable=False,
+    )
+    log.info("stage %s reuses the evaluation of stage %s", stage.pk, earlier.pk)
+    run_schedule(run=stage.run)
+    return True
+
+
+def eval_cache_key(stage: Stage) -> str:
+    """What makes two evaluations the same: the model (its path and the files there),
+    the dataset versions and roles, and every setting but the display label."""
+    checkpoint = stage.input_checkpoint
+    inputs = sorted(stage.inputs.values_list("role", "version_id"))
+    params = {k: v for k, v in stage.params.items() if k != "label"}
+    identity = {
+        "kind": stage.kind,
+        "model": checkpoint.path if checkpoint else None,
+        "files": _model_fingerprint(checkpoint.path) if checkpoint else None,
+        "inputs": inputs,
+        "params": params,
+    }
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _model_fingerprint(path: str) -> list:
+    """Sizes and times of the model's files: a rebuilt model at the same path is new."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        (f.name, f.stat().st_size, int(f.stat().st_mtime))
+        for f in folder.iterdir()
+        if f.is_file() and f.suffix in (".json", ".safetensors", ".bin")
+    )
+
+
+@transaction.atomic
+def run_schedule(*, run: Run) -> list[Stage]:
+    """Queue every pending stage of ``run`` whose needs have all succeeded."""
+    queued = []
+    for stage in run.stages.filter(status=Status.PENDING).order_by("position"):
+        stage.refresh_from_db(fields=["status"])
+        if stage.status == Status.PENDING and stage.waiting_on() is None:
+            stage_queue(stage=stage)
+            queued.append(stage)
+    run_refresh(run=run)
+    return queued
 
 
 @transaction.atomic
 def run_start(*, run: Run) -> None:
-    first = run.stages.order_by("position").first()
-    if first is None:
+    if not run.stages.exists():
         raise RunError("a run needs at least one stage")
-    stage_queue(stage=first)
+    run_schedule(run=run)
+    if not run.stages.exclude(status=Status.PENDING).exists():
+        raise RunError("no stage of this run can start: every stage waits on another")
+
+
+def run_refresh(*, run: Run) -> str:
+    """Derive the run's status from its stages' (the stages are the truth)."""
+    statuses = set(run.stages.values_list("status", flat=True))
+    now = timezone.now()
+    fields: dict = {}
+    if Status.RUNNING in statuses:
+        fields["status"] = Status.RUNNING
+    elif Status.QUEUED in statuses:
+        started = Run.objects.filter(pk=run.pk, started_at__isnull=False).exists()
+        fields["status"] = Status.RUNNING if started else Status.QUEUED
+    elif statuses <= {Status.SUCCEEDED}:
+        fields["status"] = Status.SUCCEEDED
+    elif Status.FAILED in statuses:
+        fields["status"] = Status.FAILED
+    elif Status.CANCELLED in statuses:
+        fields["status"] = Status.CANCELLED
+    else:
+        fields["status"] = Status.PENDING
+    finished = fields["status"] in FINISHED
+    fields["finished_at"] = now if finished else None
+    failed = run.stages.filter(status=Status.FAILED).order_by("position").first()
+    fields["error"] = f"{failed.name}: {failed.error}"[:5000] if failed else ""
+    Run.objects.filter(pk=run.pk).update(**fields)
+    return fields["status"]
 
 
 def stage_claim(*, stage_pk: int, worker: str) -> Stage | None:
-    """Take a queued stage, or a running one whose worker went silent.
+    """Take the stage this task was sent for, or an older run's queued stage first.
 
-    The conditional update makes this safe when the broker delivers the task twice:
-    only one caller sees a row updated. Returns None to every other caller.
+    Every queued stage has exactly one task in the broker, so a task may run whichever
+    stage is oldest on its queue: a run's next stage then goes ahead of the stages of
+    runs launched later. The conditional update makes this safe when the broker
+    delivers a task twice: only one caller sees a row updated. Returns None when there
+    is nothing left to run.
     """
+    queue = Stage.objects.filter(pk=stage_pk).values_list("queue", flat=True).first()
+    if queue is None:
+        return None
+    oldest = (
+        Stage.objects.filter(queue=queue, status=Status.QUEUED)
+        .order_by("run__created_at", "run_id", "position")
+        .values_list("pk", flat=True)[:20]
+    )
+    for pk in [stage_pk, *oldest] if _is_stale(stage_pk) else oldest:
+        stage = _claim_one(pk, worker)
+        if stage is not None:
+            return stage
+    return None
+
+
+def _is_stale(stage_pk: int) -> bool:
+    stale_before = timezone.now() - timezone.timedelta(seconds=_stale_seconds())
+    return Stage.objects.filter(
+        pk=stage_pk, status=Status.RUNNING, heartbeat_at__lt=stale_before
+    ).exists()
+
+
+def _claim_one(stage_pk: int, worker: str) -> Stage | None:
+    """Take one queued stage, or a running one whose worker went silent."""
     now = timezone.now()
     stale_before = now - timezone.timedelta(seconds=_stale_seconds())
     claimable = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=stale_before)
@@ -74,7 +227,8 @@ def stage_claim(*, stage_pk: int, worker: str) -> Stage | None:
             return None
         stage = Stage.objects.select_related("run").get(pk=stage_pk)
         Run.objects.filter(pk=stage.run_id).update(
-            status=Status.RUNNING, started_at=stage.run.started_at or now
+            status=Status.RUNNING, started_at=stage.run.started_at or now,
+            finished_at=None, error="",
         )
         _discard_unfinished_work(stage)
     return stage
@@ -113,11 +267,13 @@ def stage_heartbeat(*, stage_pk: int, step: int | None = None, total: int | None
 
 
 @transaction.atomic
-def checkpoint_record(*, stage_pk: int, step: int, path: str, final: bool = False) -> Checkpoint:
+def checkpoint_record(
+    *, stage_pk: int, step: int, path: str, final: bool = False, role: str = Checkpoint.Role.POLICY
+) -> Checkpoint:
     stage = Stage.objects.select_related("run").get(pk=stage_pk)
     name = f"{stage.run.name} / {stage.name} " + ("final" if final else f"step {step}")
     checkpoint, _ = Checkpoint.objects.update_or_create(
-        path=path, defaults={"name": name, "produced_by": stage, "step": step}
+        path=path, defaults={"name": name, "produced_by": stage, "step": step, "role": role}
     )
     if final:
         Stage.objects.filter(pk=stage_pk).update(output_checkpoint=checkpoint)
@@ -126,7 +282,7 @@ def checkpoint_record(*, stage_pk: int, step: int, path: str, final: bool = Fals
 
 @transaction.atomic
 def stage_succeed(*, stage_pk: int, result: dict | None = None) -> None:
-    """Mark a running stage done and queue the next one of its run, if any."""
+    """Mark a running stage done and queue every stage that was waiting only on it."""
     now = timezone.now()
     stage = Stage.objects.select_for_update().select_related("run").get(pk=stage_pk)
     if stage.status != Status.RUNNING:
@@ -134,24 +290,31 @@ def stage_succeed(*, stage_pk: int, result: dict | None = None) -> None:
     stage.status, stage.finished_at, stage.result = Status.SUCCEEDED, now, result or {}
     stage.step = max(stage.step, stage.total_steps)
     stage.save(update_fields=["status", "finished_at", "result", "step"])
-    following = stage.run.stages.filter(position__gt=stage.position, status=Status.PENDING)
-    next_stage = following.order_by("position").first()
-    if next_stage is None:
-        Run.objects.filter(pk=stage.run_id).update(status=Status.SUCCEEDED, finished_at=now)
-    else:
-        stage_queue(stage=next_stage)
+    try:
+        run_schedule(run=stage.run)
+    except RunError as exc:
+        # A dependent whose input is missing fails with the reason, visibly.
+        log.warning("run %s: %s", stage.run_id, exc)
+        _fail_blocked(stage.run, str(exc))
+
+
+def _fail_blocked(run: Run, error: str) -> None:
+    for stage in run.stages.filter(status=Status.PENDING).order_by("position"):
+        if stage.waiting_on() is None:
+            stage_fail(stage_pk=stage.pk, error=error)
+            return
 
 
 @transaction.atomic
 def stage_fail(*, stage_pk: int, error: str, resumable: bool = False, cancelled: bool = False) -> None:
+    """Stop a stage; the stages that need it stay pending ("waiting on") until a resume."""
     now = timezone.now()
     status = Status.CANCELLED if cancelled else Status.FAILED
     updated = Stage.objects.filter(pk=stage_pk).exclude(status__in=FINISHED).update(
         status=status, error=error[:5000], resumable=resumable, finished_at=now
     )
     if updated:
-        stage = Stage.objects.get(pk=stage_pk)
-        Run.objects.filter(pk=stage.run_id).update(status=status, error=error[:5000], finished_at=now)
+        run_refresh(run=Stage.objects.get(pk=stage_pk).run)
 
 
 def stages_reap_stale() -> int:
@@ -181,25 +344,27 @@ def run_cancel(*, run: Run) -> None:
     run.stages.filter(status__in=[Status.PENDING, Status.QUEUED]).update(
         status=Status.CANCELLED, finished_at=now
     )
-    if not run.stages.filter(status=Status.RUNNING).exists():
-        Run.objects.filter(pk=run.pk).update(status=Status.CANCELLED, finished_at=now)
+    run_refresh(run=run)
 
 
 @transaction.atomic
 def run_resume(*, run: Run) -> Stage:
-    """Queue again the first stage of a failed or cancelled run that did not succeed."""
+    """Restart a failed or cancelled run from the stages that did not succeed.
+
+    A stage with a checkpoint continues from it; the stages waiting on it run after.
+    """
     stages_reap_stale()
     run.refresh_from_db()
     if run.status not in (Status.FAILED, Status.CANCELLED):
         raise RunError(f"run {run.pk} is {run.status}; only a failed or cancelled run can resume")
-    stage = run.stages.exclude(status=Status.SUCCEEDED).order_by("position").first()
-    if stage is None:
+    stopped = run.stages.filter(status__in=[Status.FAILED, Status.CANCELLED])
+    if not stopped.exists():
         raise RunError(f"run {run.pk} has no stage left to run")
-    run.stages.filter(position__gt=stage.position, status=Status.CANCELLED).update(
-        status=Status.PENDING, finished_at=None
-    )
-    stage_queue(stage=stage)
-    return stage
+    stopped.update(status=Status.PENDING, finished_at=None, cancel_requested=False)
+    queued = run_schedule(run=run)
+    if not queued:
+        raise RunError(f"run {run.pk}: no stage is ready to run")
+    return queued[0]
 
 
 @transaction.atomic

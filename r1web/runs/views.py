@@ -5,19 +5,20 @@ from __future__ import annotations
 import csv
 
 from django.contrib import messages
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from r1web.accounts.access import role_required
 from r1web.accounts.roles import OPERATOR
-from r1web.runs import charts, selectors
-from r1web.runs.forms import NewRunForm
+from r1web.runs import charts, compare, selectors
+from r1web.runs.forms import LaunchForm
 from r1web.runs.models import Checkpoint
-from r1web.runs.recipes import r1_zero_create
+from r1web.runs.panels import stage_panel
+from r1web.runs.recipes import RECIPES, launch
 from r1web.runs.services import RunError, run_cancel, run_resume, stages_reap_stale
-from workers.stages.base import ConfigError
+from workers.domain.base import ConfigError
 
 
 def _stop_polling_when(finished: bool, response: HttpResponse) -> HttpResponse:
@@ -39,19 +40,28 @@ def run_list(request):
     return _stop_polling_when(bool(request.htmx) and not active, response)
 
 
-@require_http_methods(["GET", "POST"])
+@require_GET
 @role_required(OPERATOR)
 def run_new(request):
-    form = NewRunForm(request.POST or None)
+    return render(request, "runs/new.html", {"recipes": RECIPES.values()})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(OPERATOR)
+def run_launch(request, recipe: str):
+    spec = RECIPES.get(recipe)
+    if spec is None:
+        raise Http404("no such recipe")
+    form = LaunchForm(spec, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            run = r1_zero_create(args=form.args(), user=request.user)
+            run = launch(recipe, form.values(), user=request.user, queue=form.cleaned_data["queue"])
         except (RunError, ConfigError) as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Run {run} queued.")
             return redirect(run)
-    return render(request, "runs/new.html", {"form": form})
+    return render(request, "runs/launch.html", {"form": form, "recipe": spec})
 
 
 @require_GET
@@ -59,7 +69,12 @@ def run_detail(request, pk: int):
     stages_reap_stale()
     run = selectors.get_run_for_user(request, pk)
     stages = list(selectors.stages_of(run))
-    context = {"run": run, "stages": stages, "active": selectors.stages_active(stages)}
+    context = {
+        "run": run,
+        "stages": stages,
+        "graph": selectors.stage_graph(stages),
+        "active": selectors.stages_active(stages),
+    }
     if request.htmx:
         response = render(request, "runs/detail.html#stages", context)
         return _stop_polling_when(not context["active"], response)
@@ -90,6 +105,50 @@ def run_chart_data(request, pk: int):
     figures = selectors.run_figures(compared, x_range, points, smoothing)
     live = any(not r.is_finished() for r in compared)
     return JsonResponse({"figures": figures, "live": live})
+
+
+@require_GET
+def run_compare(request):
+    """Evaluations of several runs side by side, with deltas, and their curves overlaid."""
+    run_ids = selectors.parse_ids(request.GET.getlist("runs"))
+    stage_ids = selectors.parse_ids(request.GET.getlist("stages"))
+    baseline = compare.clean_baseline(request.GET.get("baseline"))
+    runs, stages = selectors.compare_selection(request, run_ids, stage_ids)
+    columns = selectors.eval_columns(stages)
+    rows = compare.comparison_rows(columns, baseline)
+    if request.GET.get("format") == "csv":
+        return _compare_csv(runs, columns, rows)
+    points = charts.clamp_points(request.GET.get("points"))
+    smoothing = charts.clamp_smoothing(request.GET.get("smoothing"))
+    context = {
+        "runs": runs,
+        "columns": columns,
+        "rows": rows,
+        "baseline": baseline,
+        "choices": selectors.compare_choices(runs),
+        "picked_stages": {stage.pk for stage in stages},
+        "csv_query": _with_param(request, "format", "csv"),
+        "figures": selectors.run_figures(runs, None, points, smoothing) if runs else {},
+        "points": points,
+        "smoothing": smoothing,
+        "compare": ",".join(str(run.pk) for run in runs[1:]),
+        "live": selectors.runs_active(runs),
+    }
+    return render(request, "runs/compare.html", context)
+
+
+def _with_param(request, name: str, value: str) -> str:
+    query = request.GET.copy()
+    query[name] = value
+    return query.urlencode()
+
+
+def _compare_csv(runs, columns, rows) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv")
+    names = "-".join(str(run.pk) for run in runs) or "none"
+    response["Content-Disposition"] = f'attachment; filename="compare-runs-{names}.csv"'
+    csv.writer(response).writerows(compare.csv_table(columns, rows))
+    return response
 
 
 class _Echo:
@@ -149,7 +208,10 @@ def stage_detail(request, pk: int):
     template = "runs/stage.html"
     if request.htmx:
         template += "#stage-progress"
-    response = render(request, template, {"stage": stage, "run": stage.run})
+    context = {"stage": stage, "run": stage.run}
+    if not request.htmx:
+        context |= stage_panel(stage)
+    response = render(request, template, context)
     return _stop_polling_when(bool(request.htmx) and stage.is_finished(), response)
 
 

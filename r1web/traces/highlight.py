@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 # The detector's own matcher, so what is highlighted is exactly what was counted.
-from workers.stages.reflection import REFLECTION_PATTERN
+from workers.domain.reflection import REFLECTION_PATTERN
 
 
 def highlight_reflection(text: str) -> SafeString:

@@ -38,6 +38,11 @@ class Sample(models.Model):
     format_ok = models.BooleanField()
     reflection_phrases = models.JSONField(default=list)
     reflection_count = models.PositiveSmallIntegerField(default=0)
+    # Rejection sampling's verdict: kept, or the reason it was dropped ("incorrect",
+    # "mixed_language", ...). Blank for samples no filter judged.
+    verdict = models.CharField(max_length=40, blank=True)
+    # A generative judge's prompt and raw answer, where rules could not decide.
+    judge = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -58,6 +63,7 @@ class Sample(models.Model):
             models.Index(fields=["reward", "id"], name="sample_reward"),
             models.Index(fields=["step", "id"], name="sample_step"),
             models.Index(fields=["length_tokens", "id"], name="sample_length"),
+            models.Index(fields=["stage", "verdict", "id"], name="sample_stage_verdict"),
         ]
 
     def __str__(self) -> str:
@@ -68,6 +74,9 @@ class Sample(models.Model):
 
     def has_reflection(self) -> bool:
         return self.reflection_count > 0
+
+    def is_kept(self) -> bool:
+        return self.verdict == "kept"
 
 
 class FlagLabel(models.TextChoices):

@@ -44,6 +44,8 @@ def _sample(stage, record, example_ids: dict[str, int]) -> Sample:
         format_ok=bool(record.format_ok),
         reflection_phrases=phrases,
         reflection_count=min(len(phrases), 32767),
+        verdict=record.verdict[:40],
+        judge=dict(record.judge),
     )
 
 

@@ -21,7 +21,7 @@ def flagged_sample(make_run, make_samples, bob):
 def _write_urls(sample, flag) -> list[str]:
     run_pk = sample.run_id
     return [
-        reverse("runs:new"),
+        reverse("runs:launch", args=["r1-zero"]),
         reverse("runs:cancel", args=[run_pk]),
         reverse("runs:resume", args=[run_pk]),
         reverse("traces:flag", args=[sample.pk]),

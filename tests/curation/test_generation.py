@@ -8,7 +8,7 @@ from django.urls import reverse
 from r1web.curation.models import CurationItem, Source
 from r1web.datasets.services import dataset_version_create
 from r1web.runs.models import Checkpoint, Run, Status
-from r1web.runs.recipes import candidate_generation_create
+from r1web.runs.recipes.generate import candidate_generation_create
 from r1web.runs.services import RunError, stage_claim
 from workers.runner import execute
 

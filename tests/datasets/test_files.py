@@ -4,7 +4,7 @@ import pytest
 
 from r1web.datasets.content import content_hash
 from r1web.datasets.files import read_examples, write_examples
-from workers.stages.datafiles import DatasetFileError
+from workers.domain.datafiles import DatasetFileError
 
 RECORDS = [
     {

@@ -9,13 +9,14 @@ from django.urls import reverse
 
 from r1web.datasets.services import dataset_version_create
 from r1web.runs.models import Recipe, Run, StageInput, StageKind
-from r1web.runs.recipes import ColdStartSFTArgs, cold_start_sft_create
+from r1web.runs.recipes import launch
 from r1web.runs.services import RunError
-from workers.stages.base import ConfigError
+from workers.domain.base import ConfigError
 
 
 @pytest.fixture
-def model_dir(tmp_path):
+def model_dir(tmp_path, settings):
+    settings.MODELS_DIR = tmp_path
     (tmp_path / "config.json").write_text("{}")
     return tmp_path
 
@@ -29,12 +30,8 @@ def sft_version(db):
 
 
 def test_the_recipe_makes_one_sft_stage_that_trains_on_the_version(sft_version, model_dir, alice):
-    run = cold_start_sft_create(
-        args=ColdStartSFTArgs(
-            dataset="cold", model=str(model_dir), max_steps=3, trl_config={"eval_steps": 1}
-        ),
-        user=alice,
-    )
+    run = launch("cold-start-sft", {"dataset": "cold", "model": str(model_dir), "max_steps": 3,
+                                    "sft_config": {"eval_steps": 1}}, user=alice)
     stage = run.stages.get()
     assert (run.recipe, stage.kind, stage.status) == (
         Recipe.COLD_START_SFT,
@@ -47,18 +44,15 @@ def test_the_recipe_makes_one_sft_stage_that_trains_on_the_version(sft_version, 
 
 def test_an_unknown_trl_field_is_refused_and_nothing_is_written(sft_version, model_dir):
     with pytest.raises(ConfigError, match="warp_speed"):
-        cold_start_sft_create(
-            args=ColdStartSFTArgs(
-                dataset="cold", model=str(model_dir), trl_config={"warp_speed": 9}
-            )
-        )
+        launch("cold-start-sft", {"dataset": "cold", "model": str(model_dir),
+                                  "sft_config": {"warp_speed": 9}})
     assert not Run.objects.exists()
 
 
 def test_a_prompt_only_dataset_cannot_be_sft_trained(db, model_dir):
     dataset_version_create(name="prompts", records=[{"prompt": "p", "answer": "1"}], source="t")
     with pytest.raises(RunError, match="no completions"):
-        cold_start_sft_create(args=ColdStartSFTArgs(dataset="prompts", model=str(model_dir)))
+        launch("cold-start-sft", {"dataset": "prompts", "model": str(model_dir)})
     assert not Run.objects.exists()
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.db.models import Count
 
 from r1web.runs.models import Stage, StageKind
-from r1web.runs.recipes import R1ZeroArgs, r1_zero_create
+from r1web.runs.recipes import launch
 from r1web.runs.services import run_resume, stages_reap_stale
 from r1web.traces.models import Sample
 from tests.integration.conftest import wait_for
@@ -18,11 +18,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def test_a_killed_worker_leaves_the_stage_resumable_and_resuming_duplicates_nothing(
     tiny_base, start_worker, queue
 ):
-    args = R1ZeroArgs(
-        model=str(tiny_base), max_steps=8, eval_k=2, eval_limit=4, queue=queue,
-        trl_config={"save_steps": 2},
-    )
-    run = r1_zero_create(args=args)
+    values = {"max_steps": 8, "eval_k": 2, "eval_limit": 4, "grpo_config": {"save_steps": 2}}
+    run = launch("r1-zero", values, queue=queue)
     grpo = run.stages.get(kind=StageKind.GRPO)
     worker = start_worker()
 
@@ -59,8 +56,7 @@ def test_a_killed_worker_leaves_the_stage_resumable_and_resuming_duplicates_noth
 
 
 def test_a_stage_whose_worker_beats_is_never_reaped(tiny_base, start_worker, queue):
-    run = r1_zero_create(args=R1ZeroArgs(model=str(tiny_base), max_steps=2, eval_k=1,
-                                         eval_limit=2, queue=queue))
+    run = launch("r1-zero", {"max_steps": 2, "eval_k": 1, "eval_limit": 2}, queue=queue)
     start_worker()
     first = Stage.objects.get(run=run, position=0)
     wait_for(lambda: Stage.objects.filter(pk=first.pk, status="running").exists(), 120,

@@ -13,8 +13,14 @@ from r1web.runs.models import Run
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def models_dir(tmp_path, settings):
+    settings.MODELS_DIR = tmp_path
+    return tmp_path
+
+
 def test_run_recipe_refuses_a_model_path_that_does_not_exist(tmp_path):
-    with pytest.raises(CommandError, match="no config.json"):
+    with pytest.raises(CommandError, match="is not available"):
         call_command("run_recipe", "r1-zero", "--model", str(tmp_path / "missing"))
     assert not Run.objects.exists()
 
@@ -46,3 +52,13 @@ def test_create_user_if_missing_keeps_an_existing_password(django_user_model):
     call_command("create_user", "demo", "--role", "operator", "--password", "first-password")
     call_command("create_user", "demo", "--role", "operator", "--password", "other", "--if-missing")
     assert django_user_model.objects.get(username="demo").check_password("first-password")
+
+
+def test_run_recipe_takes_any_recipe_parameter_and_refuses_unknown_ones(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+    with pytest.raises(CommandError, match="takes no warp"):
+        call_command("run_recipe", "r1-zero", "--model", str(tmp_path), "--param", "warp=9")
+    call_command("run_recipe", "r1-zero", "--model", str(tmp_path), "--param",
+                 "reward_funcs=accuracy", "--queue", "gpu")
+    grpo = Run.objects.get().stages.get(kind="grpo")
+    assert grpo.params["reward_funcs"] == ["accuracy"] and grpo.queue == "gpu"

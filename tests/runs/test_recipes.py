@@ -1,4 +1,5 @@
-"""Bad input to a recipe gets a clear error before any work starts, and writes nothing."""
+"""Launching a recipe: bad input is refused before anything is written, with a clear
+message; a good one becomes a stage graph whose ready stages are queued."""
 
 from __future__ import annotations
 
@@ -7,57 +8,134 @@ import json
 import pytest
 
 from r1web.datasets.models import Dataset
-from r1web.runs.models import Run, Stage
-from r1web.runs.recipes import R1ZeroArgs, r1_zero_create
+from r1web.runs.models import Checkpoint, Run, Stage
+from r1web.runs.recipes import RECIPES, launch
 from r1web.runs.services import RunError
-from workers.stages.base import ConfigError
+from workers.domain.base import ConfigError
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def model_dir(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
-    return tmp_path
+def models_dir(tmp_path, settings):
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.MODELS_DIR.mkdir()
+    return settings.MODELS_DIR
+
+
+@pytest.fixture
+def model_dir(models_dir):
+    folder = models_dir / "base"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+    return folder
 
 
 def nothing_written() -> bool:
     return not Run.objects.exists() and not Stage.objects.exists()
 
 
-def test_a_model_path_that_does_not_exist_is_refused(tmp_path):
-    with pytest.raises(RunError, match="no config.json"):
-        r1_zero_create(args=R1ZeroArgs(model=str(tmp_path / "nope")))
+def test_a_model_folder_that_does_not_exist_is_refused(models_dir):
+    with pytest.raises(RunError, match="is not available"):
+        launch("r1-zero", {"model": "nope"})
     assert nothing_written()
+
+
+def test_a_model_outside_the_models_directory_gets_the_same_refusal(tmp_path, models_dir):
+    # A real model folder elsewhere on the server: the message must not reveal it exists.
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "config.json").write_text("{}")
+    for value in (str(outside), "../elsewhere", "/etc", str(tmp_path / "missing")):
+        with pytest.raises(RunError) as refused:
+            launch("r1-zero", {"model": value})
+        assert "is not available" in str(refused.value)
+        assert "config.json" not in str(refused.value)
+    assert nothing_written()
+    assert not Checkpoint.objects.exists()
+
+
+def test_a_model_under_the_models_directory_or_a_registered_checkpoint_is_accepted(model_dir):
+    run = launch("r1-zero", {"model": "base"})
+    checkpoint = run.stages.get(key="grpo").input_checkpoint
+    assert checkpoint.path == str(model_dir)
+    again = launch("r1-zero", {"model": str(checkpoint.pk)})
+    assert again.stages.get(key="grpo").input_checkpoint == checkpoint
+
+
+def test_a_reward_model_is_not_accepted_as_a_policy(model_dir):
+    rm = Checkpoint.objects.create(name="rm", path=str(model_dir), role=Checkpoint.Role.REWARD_MODEL)
+    with pytest.raises(RunError, match="is not available"):
+        launch("r1-zero", {"model": str(rm.pk)})
 
 
 def test_an_unknown_trl_field_is_refused_by_name(model_dir):
     with pytest.raises(ConfigError, match="learning_rat"):
-        r1_zero_create(args=R1ZeroArgs(model=str(model_dir), trl_config={"learning_rat": 1e-5}))
+        launch("r1-zero", {"model": "base", "grpo_config": {"learning_rat": 1e-5}})
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("field, value", [
+    ("trust_remote_code", True),
+    ("model_init_kwargs", {"trust_remote_code": True}),
+    ("push_to_hub", True),
+    ("report_to", "wandb"),
+    ("vllm_server_base_url", "http://10.0.0.1:8000"),
+    ("deepspeed", "/etc/ds.json"),
+    ("learning_rate", -1.0),
+    ("per_device_train_batch_size", 10**9),
+])
+def test_fields_that_run_code_reach_out_or_make_no_sense_are_refused(model_dir, field, value):
+    with pytest.raises(ConfigError, match=field):
+        launch("r1-zero", {"model": "base", "grpo_config": {field: value}})
+    assert nothing_written()
+
+
+def test_a_secret_is_refused_without_being_stored_or_echoed(model_dir):
+    with pytest.raises(ConfigError) as refused:
+        launch("r1-zero", {"model": "base", "grpo_config": {"hub_token": "hf_SECRET123"}})
+    assert "hf_SECRET123" not in str(refused.value)
     assert nothing_written()
 
 
 def test_an_unknown_dataset_is_refused(model_dir):
-    with pytest.raises(RunError, match="no dataset named"):
-        r1_zero_create(args=R1ZeroArgs(model=str(model_dir), dataset="missing"))
+    with pytest.raises(RunError, match="no dataset version missing"):
+        launch("r1-zero", {"model": "base", "dataset": "missing"})
     assert nothing_written()
     assert not Dataset.objects.exists()
 
 
 def test_an_unknown_reward_function_is_refused(model_dir):
-    with pytest.raises(Exception, match="helpfulness"):
-        r1_zero_create(args=R1ZeroArgs(model=str(model_dir), reward_funcs=["helpfulness"]))
+    with pytest.raises(ConfigError, match="helpfulness"):
+        launch("r1-zero", {"model": "base", "reward_funcs": "accuracy,helpfulness"})
     assert nothing_written()
 
 
-def test_a_valid_request_creates_three_stages_and_queues_the_first(model_dir):
-    run = r1_zero_create(args=R1ZeroArgs(model=str(model_dir), max_steps=7,
-                                         trl_config={"learning_rate": 2e-5}))
+def test_an_unknown_recipe_parameter_is_refused(model_dir):
+    with pytest.raises(RunError, match="no parameter"):
+        launch("r1-zero", {"model": "base", "temperature_of_the_room": 3})
+    assert nothing_written()
+
+
+def test_a_valid_request_stores_only_what_was_set_and_queues_the_ready_stages(model_dir):
+    run = launch("r1-zero", {"model": "base", "max_steps": 7,
+                             "grpo_config": {"learning_rate": 2e-5}})
     stages = list(run.stages.order_by("position"))
     assert [s.kind for s in stages] == ["eval", "grpo", "eval"]
-    assert [s.status for s in stages] == ["queued", "pending", "pending"]
-    assert stages[1].trl_config["max_steps"] == 7
-    assert stages[1].trl_config["learning_rate"] == 2e-5
-    assert stages[2].input_from == stages[1]
+    # The base evaluation and GRPO need nothing; the last evaluation needs GRPO's model.
+    assert [s.status for s in stages] == ["queued", "queued", "pending"]
+    assert list(stages[2].needs.all()) == [stages[1]]
+    assert stages[2].waiting_on() == stages[1]
+    grpo = stages[1].trl_config
+    assert grpo["max_steps"] == 7 and grpo["learning_rate"] == 2e-5
+    # Hardware is the worker's business: nothing the web process guessed is stored.
+    for name in ("use_cpu", "bf16", "report_to", "disable_tqdm"):
+        assert name not in grpo
     run.refresh_from_db()
     assert run.status == "queued"
+
+
+def test_every_recipe_declares_a_name_label_and_parameters():
+    assert {"r1-zero", "cold-start-sft", "r1", "distill"} <= set(RECIPES)
+    for recipe in RECIPES.values():
+        assert recipe.label and recipe.params

@@ -34,6 +34,7 @@ def test_only_one_of_two_deliveries_of_a_task_claims_the_stage(make_run):
 def test_a_finished_stage_queues_the_next_one_and_the_last_finishes_the_run(make_run):
     first = make_run(status="running")
     second = Stage.objects.create(run=first.run, position=1, name="eval", kind=StageKind.EVAL)
+    second.needs.add(first)
     stage_succeed(stage_pk=first.pk, result={"steps": 3})
     second.refresh_from_db()
     assert second.status == "queued"
@@ -77,6 +78,7 @@ def test_a_stale_running_stage_can_be_taken_over_and_drops_work_after_its_checkp
 def test_cancelling_a_run_cancels_its_waiting_stages_and_asks_the_running_one_to_stop(make_run):
     running = make_run(status="running")
     waiting = Stage.objects.create(run=running.run, position=1, name="eval", kind=StageKind.EVAL)
+    waiting.needs.add(running)
     run_cancel(run=running.run)
     running.refresh_from_db()
     waiting.refresh_from_db()
@@ -113,3 +115,93 @@ def test_a_retried_sample_batch_stores_each_completion_once(make_run, make_sampl
     make_samples(stage, steps=2)
     make_samples(stage, steps=2)
     assert Sample.objects.filter(stage=stage).count() == 2 * 2 * 4
+
+
+def _graph(make_run):
+    """train -> (eval, sample) -> sft: a diamond, like a recipe's stage graph."""
+    train = make_run(status="running", key="train")
+    run = train.run
+
+    def node(key, position, kind, *needs):
+        stage = Stage.objects.create(run=run, position=position, key=key, name=key, kind=kind)
+        stage.needs.set(needs)
+        return stage
+
+    evaluate = node("eval", 1, StageKind.EVAL, train)
+    sample = node("sample", 2, StageKind.GENERATE, train)
+    sft = node("sft", 3, StageKind.SFT, evaluate, sample)
+    return train, evaluate, sample, sft
+
+
+def test_a_stage_is_queued_only_when_every_stage_it_needs_has_succeeded(make_run):
+    train, evaluate, sample, sft = _graph(make_run)
+    stage_succeed(stage_pk=train.pk)
+    for stage in (evaluate, sample, sft):
+        stage.refresh_from_db()
+    assert (evaluate.status, sample.status, sft.status) == ("queued", "queued", "pending")
+    Stage.objects.filter(pk=evaluate.pk).update(status="running")
+    stage_succeed(stage_pk=evaluate.pk)
+    sft.refresh_from_db()
+    assert sft.status == "pending" and sft.waiting_on() == sample
+
+
+def test_a_failed_stage_holds_its_dependents_and_resume_restarts_from_it(make_run):
+    train, evaluate, sample, sft = _graph(make_run)
+    stage_succeed(stage_pk=train.pk)
+    Stage.objects.filter(pk__in=[evaluate.pk, sample.pk]).update(status="running")
+    stage_succeed(stage_pk=evaluate.pk)
+    stage_fail(stage_pk=sample.pk, error="out of memory", resumable=False)
+    sft.refresh_from_db()
+    run = train.run
+    run.refresh_from_db()
+    assert sft.status == "pending" and sft.waiting_on() == sample
+    assert run.status == "failed" and "out of memory" in run.error
+    assert run_resume(run=run) == sample
+    for stage in (train, evaluate, sample, sft):
+        stage.refresh_from_db()
+    assert [s.status for s in (train, evaluate, sample, sft)] == [
+        "succeeded", "succeeded", "queued", "pending"]
+
+
+def test_a_run_launched_earlier_goes_first_when_a_worker_takes_a_task(make_run):
+    older = make_run(name="older", status="succeeded", key="a")
+    newer = make_run(name="newer", status="queued", key="a")
+    follow_up = Stage.objects.create(run=older.run, position=1, key="b", name="next",
+                                     kind=StageKind.EVAL, status="queued")
+    # The task in hand was sent for the newer run's stage; the older run's next stage wins.
+    taken = stage_claim(stage_pk=newer.pk, worker="w1")
+    assert taken == follow_up
+    assert stage_claim(stage_pk=follow_up.pk, worker="w1") == newer
+    assert stage_claim(stage_pk=newer.pk, worker="w1") is None
+
+
+def test_an_evaluation_of_the_same_model_data_and_settings_is_reused(make_run, tmp_path):
+    from r1web.datasets.models import Dataset, DatasetVersion
+    from r1web.runs.models import Checkpoint, StageInput
+    from r1web.runs.services import run_schedule
+
+    checkpoint = Checkpoint.objects.create(name="base", path=str(tmp_path))
+    dataset = Dataset.objects.create(name="tasks")
+    version = DatasetVersion.objects.create(dataset=dataset, number=1, content_hash="x",
+                                            num_examples=1)
+
+    def evaluation(name, k=8):
+        stage = make_run(name=name, status="pending", kind=StageKind.EVAL, key="eval",
+                         input_checkpoint=checkpoint, params={"k": k, "label": name})
+        StageInput.objects.create(stage=stage, version=version, role="eval")
+        return stage
+
+    first = evaluation("first")
+    run_schedule(run=first.run)
+    Stage.objects.filter(pk=first.pk).update(status="running")
+    stage_succeed(stage_pk=first.pk, result={"pass@1": 0.5})
+    same = evaluation("same")
+    other = evaluation("other settings", k=4)
+    run_schedule(run=same.run)
+    run_schedule(run=other.run)
+    same.refresh_from_db()
+    other.refresh_from_db()
+    assert (same.status, same.reused_from, same.result) == ("succeeded", first, {"pass@1": 0.5})
+    assert other.status == "queued" and other.reused_from is None
+    same.run.refresh_from_db()
+    assert same.run.status == "succeeded"

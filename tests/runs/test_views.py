@@ -56,38 +56,54 @@ def test_a_viewer_sees_no_new_run_button(viewer, db):
     assert "New run" not in viewer.get(reverse("runs:list")).content.decode()
 
 
-def test_an_operator_starts_a_run_from_the_form(operator, alice, monkeypatch):
-    seen = {}
+@pytest.fixture
+def tiny_model(tmp_path, settings):
+    """A model folder under the models directory (enough for launching; nothing trains)."""
+    settings.MODELS_DIR = tmp_path
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "config.json").write_text("{}")
+    return tmp_path / "base"
 
-    def fake_create(*, args, user):
-        seen.update(args=args, user=user)
-        return Run.objects.create(name="new one", recipe="r1-zero")
 
-    monkeypatch.setattr("r1web.runs.views.r1_zero_create", fake_create)
-    response = operator.post(reverse("runs:new"), {
-        "recipe": "r1-zero", "max_steps": "7", "trl_config": "learning_rate=1e-5\nlogging_steps=1",
+def test_the_new_run_page_lists_every_recipe_with_its_form(operator):
+    page = operator.get(reverse("runs:new")).content.decode()
+    for recipe in ("r1-zero", "cold-start-sft", "r1", "distill"):
+        assert reverse("runs:launch", args=[recipe]) in page
+        form = operator.get(reverse("runs:launch", args=[recipe])).content.decode()
+        assert 'name="queue"' in form and "gpu" in form
+
+
+def test_an_operator_starts_a_run_from_the_form_on_the_gpu_queue(operator, alice, tiny_model):
+    response = operator.post(reverse("runs:launch", args=["r1-zero"]), {
+        "model": "base", "max_steps": "7", "queue": "gpu",
+        "grpo_config": "learning_rate=1e-5\nlogging_steps=1",
     })
     assert response.status_code == 302
-    assert seen["args"].trl_config == {"learning_rate": 1e-5, "logging_steps": 1}
-    assert seen["args"].max_steps == 7 and seen["user"] == alice
+    run = Run.objects.get()
+    grpo = run.stages.get(key="grpo")
+    assert run.created_by == alice and grpo.queue == "gpu"
+    assert grpo.trl_config["learning_rate"] == 1e-5 and grpo.trl_config["max_steps"] == 7
+    assert "use_cpu" not in grpo.trl_config and "bf16" not in grpo.trl_config
 
 
-def test_a_bad_trl_field_is_shown_in_the_form_and_nothing_is_written(operator, monkeypatch):
-    from workers.stages.base import ConfigError
-
-    def refuse(*, args, user):
-        raise ConfigError("unknown GRPOConfig field 'lerning_rate'")
-
-    monkeypatch.setattr("r1web.runs.views.r1_zero_create", refuse)
-    response = operator.post(reverse("runs:new"), {"recipe": "r1-zero", "trl_config": '{"lerning_rate": 1}'})
+def test_a_bad_trl_field_is_shown_in_the_form_and_nothing_is_written(operator, tiny_model):
+    response = operator.post(reverse("runs:launch", args=["r1-zero"]),
+                             {"model": "base", "queue": "cpu", "grpo_config": '{"lerning_rate": 1}'})
     assert response.status_code == 200
-    assert "unknown GRPOConfig field &#x27;lerning_rate&#x27;" in response.content.decode()
+    assert "did you mean learning_rate" in response.content.decode()
     assert Run.objects.count() == 0
 
 
 def test_malformed_json_config_is_a_form_error(operator):
-    response = operator.post(reverse("runs:new"), {"recipe": "r1-zero", "trl_config": "{not json"})
+    response = operator.post(reverse("runs:launch", args=["r1-zero"]),
+                             {"queue": "cpu", "grpo_config": "{not json"})
     assert "not valid JSON" in response.content.decode()
+    assert Run.objects.count() == 0
+
+
+def test_a_viewer_cannot_launch(viewer):
+    assert viewer.post(reverse("runs:launch", args=["r1-zero"]), {"queue": "cpu"}).status_code == 403
+    assert Run.objects.count() == 0
 
 
 def test_an_operator_cancels_a_running_run(operator, make_run):
@@ -217,8 +233,8 @@ def test_checkpoint_page_shows_its_path(viewer, make_run):
     assert "/models/base" in viewer.get(checkpoint.get_absolute_url()).content.decode()
 
 
-def test_the_recipes_own_refusal_reaches_the_form_and_writes_nothing(operator, tmp_path):
-    # No monkeypatch: the real r1_zero_create checks the model directory first.
-    response = operator.post(reverse("runs:new"), {"recipe": "r1-zero", "model": str(tmp_path / "missing")})
-    assert "is not a Hugging Face model directory" in response.content.decode()
+def test_the_recipes_own_refusal_reaches_the_form_and_writes_nothing(operator, tiny_model):
+    response = operator.post(reverse("runs:launch", args=["r1-zero"]),
+                             {"model": str(tiny_model.parent / "missing"), "queue": "cpu"})
+    assert "is not available" in response.content.decode()
     assert Run.objects.count() == 0

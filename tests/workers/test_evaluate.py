@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from workers.stages.base import MemorySink
+from workers.domain.base import MemorySink
 from workers.stages.evaluate import evaluate, majority_answer, summarise
-from workers.stages.records import build_record
-from workers.stages.synthetic import generate
+from workers.domain.records import build_record
+from workers.domain.synthetic import generate
 
 
 def test_the_majority_groups_equivalent_math_answers():

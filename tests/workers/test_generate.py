@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.stages.base import ConfigError
+from workers.domain.base import ConfigError
 from workers.stages.generate import render_direct, render_few_shot, render_prompts
 
 EXEMPLAR = {

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from workers.stages.base import ConfigError, MemorySink, StageCancelled
+from workers.domain.base import ConfigError, MemorySink, StageCancelled
 from workers.stages.grpo import run_grpo, validate_grpo_config
-from workers.stages.synthetic import generate
+from workers.domain.synthetic import generate
 
 TINY_RUN = {
     "max_steps": 3,
@@ -17,10 +17,23 @@ TINY_RUN = {
 }
 
 
-def test_any_grpo_config_field_is_accepted_by_its_trl_name():
+def test_a_settable_grpo_field_is_accepted_by_its_trl_name_and_stored_as_set():
     fields = validate_grpo_config({"max_steps": 5, "num_generations": 4, "epsilon_high": 0.28})
-    assert fields["epsilon_high"] == 0.28
-    assert fields["report_to"] == "none"  # a CPU worker default the user did not set
+    # Hardware defaults (use_cpu, bf16, report_to...) are the worker's, never stored.
+    assert fields == {"max_steps": 5, "num_generations": 4, "epsilon_high": 0.28}
+
+
+def test_the_worker_builds_with_its_hardware_defaults_under_the_user_s_fields(tmp_path):
+    import torch
+    from trl import GRPOConfig
+
+    from workers.stages.trl_config import build_stage_config
+
+    fields = validate_grpo_config({"num_generations": 4, "logging_steps": 5})
+    config = build_stage_config(GRPOConfig, fields, str(tmp_path))
+    assert config.use_cpu is not torch.cuda.is_available()
+    assert (config.report_to, config.disable_tqdm, config.logging_steps) == ([], True, 5)
+    assert config.output_dir == str(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +44,8 @@ def test_any_grpo_config_field_is_accepted_by_its_trl_name():
         ({"per_device_train_batch_size": 6, "num_generations": 4}, "num_generations"),
         ({"num_iterations": 2}, "num_iterations"),
         ({"output_dir": "/elsewhere"}, "output_dir"),
+        ({"trust_remote_code": True}, "trust_remote_code"),
+        ({"use_cpu": True}, "use_cpu"),  # stored configs used to carry it; now the worker's
         ({"lr_scheduler_type": "sideways"}, "sideways"),
     ],
 )
@@ -109,8 +124,11 @@ def test_a_stop_request_ends_training_after_the_current_step(micro_base, tmp_pat
 def test_the_demo_config_is_a_valid_recordable_grpo_config():
     from trl import GRPOConfig
 
-    from workers.stages.demo import DEMO_GRPO_CONFIG
+    from workers.domain.demo import DEMO_GRPO_CONFIG
     from workers.stages.grpo import completions_per_step
 
+    from workers.stages.trl_config import build_stage_config
+
     fields = validate_grpo_config(DEMO_GRPO_CONFIG)
-    assert completions_per_step(GRPOConfig(output_dir="/tmp/unused", **fields)) == 32
+    assert fields == DEMO_GRPO_CONFIG
+    assert completions_per_step(build_stage_config(GRPOConfig, fields, "/tmp/unused")) == 32

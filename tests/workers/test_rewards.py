@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.stages.base import ConfigError
-from workers.stages.rewards import (
+from workers.domain.base import ConfigError
+from workers.domain.rewards import (
     REWARD_FUNCS,
     accuracy,
     format,

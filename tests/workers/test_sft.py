@@ -2,16 +2,23 @@ from __future__ import annotations
 
 import pytest
 
-from workers.stages.base import ConfigError
+from workers.domain.base import ConfigError
 from workers.stages.sft import sampled_record, validate_sft_config
 
 
-def test_any_sftconfig_field_is_accepted_by_its_trl_name():
+def test_a_settable_sftconfig_field_is_accepted_by_its_trl_name():
     config = validate_sft_config(
         {"max_steps": 3, "gradient_accumulation_steps": 2, "packing": False}
     )
     assert config["gradient_accumulation_steps"] == 2
     assert config["max_steps"] == 3
+    # The small-model defaults are stored; the worker's hardware defaults are not.
+    assert not {"use_cpu", "report_to", "disable_tqdm"} & set(config)
+
+
+def test_a_field_that_reaches_the_network_is_refused():
+    with pytest.raises(ConfigError, match="push_to_hub cannot be set from r1web"):
+        validate_sft_config({"push_to_hub": True})
 
 
 def test_an_unknown_field_is_refused_by_name():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from workers.stages.prompts import R1_ZERO_TEMPLATE, render_r1_zero
+from workers.domain.prompts import R1_ZERO_TEMPLATE, render_r1_zero
 
 
 def test_the_tiny_base_is_an_ordinary_hugging_face_model_directory(micro_base):

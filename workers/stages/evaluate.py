@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from workers.stages.base import SampleRecord, StageCancelled, StageSink
-from workers.stages.prompts import render_r1_zero
-from workers.stages.records import build_record
-from workers.stages.rewards import is_equivalent
+from workers.domain.base import SampleRecord, StageCancelled, StageSink
+from workers.domain.formats import CompletionFormat
+from workers.domain.records import build_record
+from workers.domain.rewards import is_equivalent
 from workers.stages.runtime import torch_threads
 
 Example = dict[str, Any]
@@ -90,7 +90,12 @@ def generate_completions(
 
 
 def _records_for_batch(
-    batch: list[Example], first_group: int, texts: list[str], lengths: list[int], k: int
+    batch: list[Example],
+    first_group: int,
+    texts: list[str],
+    lengths: list[int],
+    k: int,
+    fmt: CompletionFormat,
 ) -> list[SampleRecord]:
     records = []
     for i, (text, length) in enumerate(zip(texts, lengths)):
@@ -99,7 +104,7 @@ def _records_for_batch(
             step=0, group=first_group + i // k, index=i % k, prompt=example["prompt"],
             completion=text, reference=str(example["answer"]),
             task=example.get("task", "math"), length_tokens=length,
-            example_key=example.get("key", ""),
+            example_key=example.get("key", ""), completion_format=fmt,
         )
         record.rewards = {"accuracy": float(record.correct), "format": float(record.format_ok)}
         record.reward = sum(record.rewards.values())
@@ -135,6 +140,7 @@ def evaluate(
     temperature: float = 1.0,
     seed: int = 0,
     threads: int | None = None,
+    completion_format: CompletionFormat | None = None,
 ) -> dict[str, float]:
     """Sample k completions per example and score them; same seed, same numbers.
 
@@ -146,6 +152,7 @@ def evaluate(
     started = time.perf_counter()
     records: list[SampleRecord] = []
     per_batch = max(1, SEQUENCES_PER_BATCH // k)
+    fmt = completion_format or CompletionFormat()
     with torch_threads(threads):
         torch.manual_seed(seed)
         model, tokenizer = load_policy(model_path)
@@ -153,11 +160,11 @@ def evaluate(
             if sink is not None and sink.should_stop():
                 raise StageCancelled("evaluation cancelled")
             batch = examples[start : start + per_batch]
-            prompts = [render_r1_zero(e["prompt"]) for e in batch]
+            prompts = [fmt.render_prompt(e["prompt"]) for e in batch]
             texts, lengths = generate_completions(
                 model, tokenizer, prompts, k, max_new_tokens=max_new_tokens, temperature=temperature
             )
-            new = _records_for_batch(batch, start, texts, lengths, k)
+            new = _records_for_batch(batch, start, texts, lengths, k, fmt)
             records.extend(new)
             if sink is not None:
                 sink.samples(new)

@@ -19,12 +19,12 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
-from workers.stages.base import ConfigError, SampleRecord, StageCancelled, StageSink
-from workers.stages.prompts import render_r1_zero
-from workers.stages.records import build_record
-from workers.stages.rewards import get_reward_funcs
+from workers.domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
+from workers.domain.formats import CompletionFormat, from_column
+from workers.domain.records import build_record
+from workers.domain.rewards import get_reward_funcs
 from workers.stages.runtime import torch_threads
-from workers.stages.trl_config import build_config, validate_trl_config
+from workers.stages.trl_config import build_stage_config, validate_trl_config
 
 Example = dict[str, Any]
 
@@ -42,27 +42,14 @@ def _grpo_config_class() -> type:
     return GRPOConfig
 
 
-def _check_recordable(config: Any) -> None:
-    per_generation = config.steps_per_generation * config.num_iterations
-    if config.gradient_accumulation_steps % per_generation:
-        raise ConfigError(
-            "steps_per_generation * num_iterations must divide gradient_accumulation_steps "
-            f"(got {config.steps_per_generation} * {config.num_iterations} and "
-            f"{config.gradient_accumulation_steps}): r1web records the fresh completions of "
-            "every optimizer step"
-        )
-
-
 def validate_grpo_config(fields: dict[str, Any]) -> dict[str, Any]:
-    """Any ``trl.GRPOConfig`` field by its TRL name, checked before any work starts.
+    """The user's ``trl.GRPOConfig`` fields by their TRL names, checked before any work
+    starts (allow-list, ranges, batch arithmetic and the recording rule, then a build).
 
-    Returns the fields to run with (CPU defaults filled in); raises ``ConfigError``
-    naming unknown fields or bad values.
+    Returns only what the user set, normalised; the worker adds its hardware defaults
+    when it builds the config. Raises ``ConfigError`` naming the field.
     """
-    merged = validate_trl_config(fields, _grpo_config_class(), "GRPOConfig")
-    config = build_config(_grpo_config_class(), merged, "/tmp/r1web-validate")
-    _check_recordable(config)
-    return merged
+    return validate_trl_config(fields, _grpo_config_class(), "GRPOConfig")
 
 
 def completions_per_step(config: Any) -> int:
@@ -70,14 +57,17 @@ def completions_per_step(config: Any) -> int:
     return config.generation_batch_size * config.gradient_accumulation_steps // per_generation
 
 
-def to_dataset(examples: list[Example]):
-    """TRL dataset: the rendered R1-Zero prompt plus the columns the rewards read."""
+def to_dataset(examples: list[Example], fmt: CompletionFormat | None = None):
+    """TRL dataset: the prompt rendered in the stage's format plus the columns the
+    rewards read (``completion_format`` tells them how to parse a completion)."""
     from datasets import Dataset
 
+    fmt = fmt or CompletionFormat()
     return Dataset.from_list(
         [
             {
-                "prompt": render_r1_zero(e["prompt"]),
+                "prompt": fmt.render_prompt(e["prompt"]),
+                "completion_format": fmt.as_column(),
                 "question": e["prompt"],
                 "answer": str(e["answer"]),
                 "task": str(e.get("task") or "math"),
@@ -158,7 +148,7 @@ def _make_trainer_class():
         def _record(self, inputs: list[dict]) -> None:
             columns = {
                 name: gather_object([x[name] for x in inputs])
-                for name in ("question", "answer", "task", "key")
+                for name in ("question", "answer", "task", "key", "completion_format")
             }
             lengths = gather_object(self._lengths)
             n = len(lengths)
@@ -188,6 +178,7 @@ def _make_trainer_class():
                         length_tokens=lengths[i], rewards=per_func, reward=total,
                         advantage=advantages[i], example_key=columns["key"][i],
                         correct=None if accuracy is None else accuracy >= 1.0,
+                        completion_format=from_column(columns["completion_format"][i]),
                     )
                 )
             return records
@@ -228,6 +219,7 @@ def run_grpo(
     sink: StageSink,
     resume_from_checkpoint: str | None = None,
     reward_weights: list[float] | dict[str, float] | None = None,
+    completion_format: CompletionFormat | None = None,
 ) -> GrpoResult:
     """Train with GRPO and report as it goes; the final model is saved to ``output_dir``.
 
@@ -242,14 +234,14 @@ def run_grpo(
         fields = {**fields, "reward_weights": weights}
     if not train_examples:
         raise ConfigError("GRPO needs at least one training example")
-    config = build_config(_grpo_config_class(), fields, output_dir)
+    config = build_stage_config(_grpo_config_class(), fields, output_dir)
     if sink.should_stop():
         raise StageCancelled("cancelled before GRPO started")
     callback = SinkCallback(sink)
     with torch_threads():
         trainer = _make_trainer_class()(
             model=model_path, reward_funcs=funcs, args=config,
-            train_dataset=to_dataset(train_examples),
+            train_dataset=to_dataset(train_examples, completion_format),
             processing_class=_load_tokenizer(model_path), callbacks=[callback], sink=sink,
         )
         _quiet(trainer)

@@ -16,15 +16,17 @@ from typing import Any
 
 import torch
 
-from workers.stages.base import ConfigError, SampleRecord, StageCancelled, StageSink
-from workers.stages.coldstart import ColdStartFormatError, parse_cold_start
-from workers.stages.reflection import find_reflection_phrases
-from workers.stages.rewards import is_equivalent
+from workers.domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
+from workers.domain.coldstart import ColdStartFormatError, parse_cold_start
+from workers.domain.reflection import find_reflection_phrases
+from workers.domain.rewards import is_equivalent
 from workers.stages.runtime import torch_threads
 
 Example = dict[str, Any]
 
-# Small-model defaults; a stage's trl_config overrides any of them.
+# Small-model defaults, stored with the stage; its trl_config overrides any of them.
+# What the worker's hardware needs (use_cpu, bf16, report_to, disable_tqdm) is added
+# only when the worker builds the config: see trl_config.hardware_defaults().
 SFT_DEFAULTS: dict[str, Any] = {
     "max_steps": 20,
     "per_device_train_batch_size": 8,
@@ -35,10 +37,8 @@ SFT_DEFAULTS: dict[str, Any] = {
     "eval_strategy": "steps",
     "eval_steps": 10,
     "save_strategy": "no",
-    "report_to": "none",
     "max_length": 256,
     "seed": 0,
-    "disable_tqdm": True,
 }
 COLD_START_TEMPLATE = "User: {prompt}\nAssistant: "
 
@@ -52,8 +52,9 @@ class SFTResult:
 
 
 def validate_sft_config(config: dict) -> dict:
-    """Defaults merged with ``config``, checked against ``SFTConfig``; raises
-    ``ConfigError`` naming an unknown field or a value SFTConfig refuses."""
+    """``SFT_DEFAULTS`` merged with the user's ``config``, checked against r1web's
+    allow-list and built once as an ``SFTConfig``; raises ``ConfigError`` naming a field
+    that is unknown, not settable from r1web, or out of range."""
     from trl import SFTConfig
 
     from workers.stages.trl_config import validate_trl_config
@@ -96,6 +97,8 @@ def run_sft(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    from workers.stages.trl_config import build_stage_config
+
     config = validate_sft_config(trl_config)
     eval_examples = eval_examples or examples[:samples_per_eval]
     started = time.perf_counter()
@@ -109,7 +112,7 @@ def run_sft(
         )
         trainer = SFTTrainer(
             model=model,
-            args=SFTConfig(output_dir=output_dir, **config),
+            args=build_stage_config(SFTConfig, config, output_dir),
             train_dataset=Dataset.from_list(_rows(examples)),
             eval_dataset=Dataset.from_list(_rows(eval_examples)),
             processing_class=tokenizer,

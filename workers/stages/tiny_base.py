@@ -37,8 +37,9 @@ from pathlib import Path
 
 import torch
 
-from workers.stages.prompts import R1_ZERO_TEMPLATE, render_r1_zero
-from workers.stages.synthetic import Example, generate
+from workers.domain.base import StageCancelled, StageSink
+from workers.domain.prompts import R1_ZERO_TEMPLATE, render_r1_zero
+from workers.domain.synthetic import Example, generate
 
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
@@ -71,6 +72,25 @@ class TrainSpec:
     learning_rate: float = 3e-3
     warmup_steps: int = 30
     threads: int = 2
+
+
+# Named sizes. "small" is the distillation student: a quarter of the parameters, half
+# the corpus, the same tokenizer and tasks; it learns the template but answers worse.
+SIZES: dict[str, tuple[ModelSpec, TrainSpec]] = {
+    "default": (ModelSpec(), TrainSpec()),
+    "small": (
+        ModelSpec(hidden_size=64, intermediate_size=192, num_hidden_layers=2),
+        TrainSpec(n_examples=8000),
+    ),
+}
+
+
+def size_specs(size: str) -> tuple[ModelSpec, TrainSpec]:
+    """The model and training specs of a named size; ValueError naming the known ones."""
+    try:
+        return SIZES[size]
+    except KeyError:
+        raise ValueError(f"unknown tiny base size {size!r} (known: {', '.join(SIZES)})") from None
 
 
 def _distractor(rng: random.Random, digits: list[int], answer: int) -> int:
@@ -261,9 +281,12 @@ def _lr_at(step: int, total: int, spec: TrainSpec) -> float:
 
 def _train(
     model, rows: list[tuple[list[int], int]], prefix: list[int], facts: list, pad_id: int,
-    spec: TrainSpec,
+    spec: TrainSpec, sink: StageSink | None = None,
 ) -> float:
-    """AdamW over the templated solutions; each step also takes one batch of facts."""
+    """AdamW over the templated solutions; each step also takes one batch of facts.
+
+    With a ``sink``: progress every step, the loss every 10, and a stop when it asks.
+    """
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=0.0)
     total = len(rows) // spec.batch_size
     prefix_ids = torch.tensor([prefix])
@@ -284,24 +307,41 @@ def _train(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if sink is not None:
+            _report(sink, step + 1, total, loss)
     return float(loss.detach())
+
+
+def _report(sink: StageSink, step: int, total: int, loss: torch.Tensor) -> None:
+    sink.progress(step, total)
+    if step % 10 == 0 or step == total:
+        sink.metrics(step, {"train/loss": float(loss.detach())})
+    if sink.should_stop():
+        raise StageCancelled(f"stopped at step {step} of {total}")
 
 
 def build_tiny_base(
     out_dir: str | Path,
     seed: int = 0,
+    size: str = "default",
     *,
     corpus: CorpusSpec = CorpusSpec(),
-    model_spec: ModelSpec = ModelSpec(),
-    train: TrainSpec = TrainSpec(),
+    model_spec: ModelSpec | None = None,
+    train: TrainSpec | None = None,
+    sink: StageSink | None = None,
 ) -> dict:
     """Train the tiny base model and save it (model + tokenizer) to ``out_dir``.
 
-    Deterministic for a given seed and thread count. Returns a summary (sizes, final
-    loss, seconds) that is also written to ``out_dir/tiny_base.json``.
+    ``size`` picks the model and training specs (``SIZES``); ``model_spec``/``train``
+    override them. Deterministic for a given seed and thread count. Returns a summary
+    (sizes, final loss, seconds) that is also written to ``out_dir/tiny_base.json``.
+    A ``sink`` gets the training progress and can stop it (``StageCancelled``).
     """
     import json
 
+    preset_model, preset_train = size_specs(size)
+    model_spec = model_spec or preset_model
+    train = train or preset_train
     started = time.perf_counter()
     torch.manual_seed(seed)
     previous_threads = torch.get_num_threads()
@@ -315,7 +355,7 @@ def build_tiny_base(
         texts = build_facts(train.facts_per_step * (len(rows) // train.batch_size), seed)
         n = train.facts_per_step
         facts = [_fact_batch(tokenizer, texts[i : i + n]) for i in range(0, len(texts), n)]
-        final_loss = _train(model, rows, prefix, facts, tokenizer.pad_token_id, train)
+        final_loss = _train(model, rows, prefix, facts, tokenizer.pad_token_id, train, sink)
     finally:
         torch.set_num_threads(previous_threads)
     out = Path(out_dir)
@@ -327,6 +367,7 @@ def build_tiny_base(
     tokenizer.save_pretrained(out)
     summary = {
         "seed": seed,
+        "size": size,
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),
         "mean_tokens": len(prefix) + sum(len(r) for r, _ in rows) / len(rows),

@@ -1,25 +1,26 @@
-"""Checking a user's TRL config (any ``GRPOConfig``/``SFTConfig`` field by its TRL name)
-before a worker spends anything on it."""
+"""Building a TRL config on the worker from a user's checked fields.
+
+What a user may set, and in what range, is decided torch-free by
+``workers.domain.trl_fields`` (the web process runs that check too). This side adds
+what only the worker knows, its hardware, and proves the config builds with TRL.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import tempfile
 import warnings
 from typing import Any
 
 import torch
 
-from workers.stages.base import ConfigError
-
-# Chosen by the stage itself (where files go); a user value would be silently wrong.
-RESERVED_FIELDS = frozenset({"output_dir"})
+from workers.domain.base import ConfigError
+from workers.domain.trl_fields import check_trl_config
 
 
-def cpu_defaults() -> dict[str, Any]:
-    """What a CPU worker needs unless the user says otherwise: no CUDA, no bf16 (slow or
-    unsupported on CPU), no experiment trackers, a metric point every step."""
+def hardware_defaults() -> dict[str, Any]:
+    """What this worker needs unless the user says otherwise: no CUDA and no bf16 on a CPU
+    (slow or unsupported), no experiment trackers, no progress bars in worker logs, a
+    metric point every step. Applied when building, never stored with the stage."""
     on_gpu = torch.cuda.is_available()
     return {
         "use_cpu": not on_gpu,
@@ -30,58 +31,17 @@ def cpu_defaults() -> dict[str, Any]:
     }
 
 
-def _field_names(config_class: type) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(config_class) if f.init}
+def validate_trl_config(fields: object, config_class: type, label: str) -> dict[str, Any]:
+    """The user's fields, normalised by the allow-list and proven to build
+    ``config_class`` on this worker; only what the user set comes back."""
+    user_fields = check_trl_config(fields, label)
+    build_stage_config(config_class, user_fields, tempfile.gettempdir())
+    return user_fields
 
 
-def _unknown_message(unknown: list[str], known: dict, label: str) -> str:
-    hints = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
-        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
-    return f"unknown {label} field(s): {', '.join(hints)}"
-
-
-def _check_scalar_type(name: str, value: Any, default: Any) -> None:
-    """TRL's dataclasses do not check types; catch the common slips (a string for a
-    number, a number for a flag) with a message that names the field."""
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, not {value!r}")
-    elif isinstance(default, int) and default is not None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{name} must be an integer, not {value!r}")
-    elif isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{name} must be a number, not {value!r}")
-
-
-def _check_value(name: str, value: Any, field: dataclasses.Field) -> None:
-    if value is None:
-        return
-    if field.default is not dataclasses.MISSING:
-        _check_scalar_type(name, value, field.default)
-    choices = field.metadata.get("choices")
-    if choices is not None and isinstance(value, str) and value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}, not {value!r}")
-
-
-def validate_trl_config(fields: dict[str, Any], config_class: type, label: str) -> dict[str, Any]:
-    """The user's fields merged over ``cpu_defaults()``, proven to build ``config_class``."""
-    if not isinstance(fields, dict):
-        raise ConfigError(f"{label} must be a JSON object of {label} fields")
-    known = _field_names(config_class)
-    reserved = sorted(set(fields) & RESERVED_FIELDS)
-    if reserved:
-        raise ConfigError(f"{', '.join(reserved)} is set by r1web and cannot be configured")
-    unknown = sorted(set(fields) - set(known))
-    if unknown:
-        raise ConfigError(_unknown_message(unknown, known, label))
-    for name, value in fields.items():
-        _check_value(name, value, known[name])
-    merged = {**cpu_defaults(), **fields}
-    build_config(config_class, merged, tempfile.gettempdir())
-    return merged
+def build_stage_config(config_class: type, user_fields: dict[str, Any], output_dir: str) -> Any:
+    """The config a stage trains with: the user's fields over ``hardware_defaults()``."""
+    return build_config(config_class, {**hardware_defaults(), **user_fields}, output_dir)
 
 
 def build_config(config_class: type, fields: dict[str, Any], output_dir: str) -> Any:

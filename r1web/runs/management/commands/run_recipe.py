@@ -9,10 +9,10 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from r1web.runs.recipes import ColdStartSFTArgs, R1ZeroArgs, cold_start_sft_create, r1_zero_create
+from r1web.runs.recipes import RECIPES, get_recipe, launch
 from r1web.runs.reports import run_report
 from r1web.runs.services import RunError, stages_reap_stale
-from workers.stages.base import ConfigError
+from workers.domain.base import ConfigError
 
 NO_WORKER_HINT_AFTER = 30  # seconds a stage may sit queued before we say why
 
@@ -32,17 +32,22 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Launch a pipeline recipe (r1-zero) as a run of Celery stages."
+    help = "Launch a pipeline recipe (r1-zero, cold-start-sft, r1, distill) as a run of stages."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("recipe", choices=["r1-zero", "cold-start-sft"])
-        parser.add_argument("--model", default="", help="model directory (default: the tiny base)")
-        parser.add_argument("--dataset", default="", help="dataset name (default: synthetic tasks)")
+        parser.add_argument("recipe", choices=list(RECIPES))
+        parser.add_argument("--model", default="", help="model (default: the tiny base)")
+        parser.add_argument("--dataset", default="", help="dataset name or name@version")
         parser.add_argument("--dataset-version", type=int, default=None,
-                            help="cold-start-sft: the version to train on (default: newest)")
+                            help="the version of --dataset (default: newest)")
         parser.add_argument("--max-steps", type=int, default=None)
         parser.add_argument("--config", action="append", default=[], metavar="FIELD=VALUE",
-                            help="any GRPOConfig (or SFTConfig) field by its TRL name; repeatable")
+                            help="a GRPOConfig field by its TRL name (SFTConfig for "
+                            "cold-start-sft); repeatable")
+        parser.add_argument("--sft-config", action="append", default=[], metavar="FIELD=VALUE",
+                            help="an SFTConfig field of the recipe's SFT stages; repeatable")
+        parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                            help="any other parameter of the recipe (see its launch form)")
         parser.add_argument("--eval-k", type=int, default=None, help="samples per eval problem")
         parser.add_argument("--name", default="")
         parser.add_argument("--queue", default="", help="Celery queue (cpu or gpu)")
@@ -53,7 +58,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:
         try:
-            run = _create(opts)
+            run = launch(opts["recipe"], recipe_values(opts), queue=opts["queue"])
         except (RunError, ConfigError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if not opts["json"]:
@@ -92,15 +97,25 @@ class Command(BaseCommand):
             time.sleep(2)
 
 
-def _create(opts: dict):
-    common = dict(model=opts["model"], max_steps=opts["max_steps"], name=opts["name"],
-                  queue=opts["queue"], trl_config=parse_overrides(opts["config"]))
-    if opts["recipe"] == "cold-start-sft":
-        if not opts["dataset"]:
-            raise CommandError("cold-start-sft needs --dataset (an SFT dataset, e.g. a frozen queue)")
-        args = ColdStartSFTArgs(dataset=opts["dataset"], version=opts["dataset_version"], **common)
-        return cold_start_sft_create(args=args)
-    return r1_zero_create(args=R1ZeroArgs(dataset=opts["dataset"], eval_k=opts["eval_k"], **common))
+def recipe_values(opts: dict) -> dict:
+    """The command line as the recipe's raw parameter values."""
+    recipe = get_recipe(opts["recipe"])
+    config_param = "sft_config" if opts["recipe"] == "cold-start-sft" else "grpo_config"
+    dataset = opts["dataset"]
+    if dataset and opts["dataset_version"]:
+        dataset = f"{dataset}@{opts['dataset_version']}"
+    values = {
+        "model": opts["model"], "dataset": dataset, "max_steps": opts["max_steps"],
+        "eval_k": opts["eval_k"], "name": opts["name"], "grpo_config": {}, "sft_config": {},
+        **parse_overrides(opts["param"]),
+    }
+    values["sft_config"] = parse_overrides(opts["sft_config"])
+    values[config_param] = {**values[config_param], **parse_overrides(opts["config"])}
+    names = {p.name for p in recipe.params}
+    unknown = sorted(k for k, v in values.items() if k not in names and v not in (None, "", {}))
+    if unknown:
+        raise CommandError(f"recipe {recipe.name} takes no {', '.join(unknown)}")
+    return {k: v for k, v in values.items() if k in names}
 
 
 def _start_worker(run) -> subprocess.Popen:

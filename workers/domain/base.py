@@ -35,6 +35,8 @@ class SampleRecord:
     format_ok: bool
     reflection_phrases: list[str] = field(default_factory=list)
     example_key: str = ""  # provenance: which dataset example the prompt came from
+    verdict: str = ""  # rejection sampling: "kept" or why the sample was dropped
+    judge: dict = field(default_factory=dict)  # a generative judge's prompt and raw verdict
 
 
 class StageCancelled(Exception):

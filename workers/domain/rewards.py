@@ -13,8 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from workers.stages.base import ConfigError
-from workers.stages.parsing import extract_answer, extract_think, format_ok
+from workers.domain.base import ConfigError
 
 RewardFunc = Callable[..., list[float]]
 
@@ -71,20 +70,31 @@ def _column(kwargs: dict, name: str, size: int, default: str) -> list[str]:
     return [default if v is None else str(v) for v in values]
 
 
+def _parsed(completions: Sequence, kwargs: dict) -> list:
+    """Each completion parsed in the format its prompt asked for (``completion_format``
+    column; R1-Zero's tags when absent)."""
+    from workers.domain.formats import from_column
+
+    formats = _column(kwargs, "completion_format", len(completions), "")
+    return [from_column(f).parse(_text(c)) for c, f in zip(completions, formats)]
+
+
 def accuracy(prompts: Sequence, completions: Sequence, **kwargs: Any) -> list[float]:
-    """1.0 when the <answer> block matches the ``answer`` column, else 0.0."""
+    """1.0 when the final answer (the <answer> block, or a cold-start summary) matches
+    the ``answer`` column, else 0.0."""
     size = len(completions)
     references = _column(kwargs, "answer", size, "")
     tasks = _column(kwargs, "task", size, "math")
     return [
-        float(is_equivalent(extract_answer(_text(c)), ref, task))
-        for c, ref, task in zip(completions, references, tasks)
+        float(is_equivalent(parsed.answer, ref, task))
+        for parsed, ref, task in zip(_parsed(completions, kwargs), references, tasks)
     ]
 
 
 def format(prompts: Sequence, completions: Sequence, **kwargs: Any) -> list[float]:  # noqa: A001
-    """1.0 for exactly <think>...</think> <answer>...</answer>, else 0.0."""
-    return [float(format_ok(_text(c))) for c in completions]
+    """1.0 for exactly <think>...</think> <answer>...</answer> (or, for a cold-start
+    format, token reasoning token summary), else 0.0."""
+    return [float(parsed.format_ok) for parsed in _parsed(completions, kwargs)]
 
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -111,8 +121,8 @@ def language_consistency(prompts: Sequence, completions: Sequence, **kwargs: Any
     """
     languages = _column(kwargs, "language", len(completions), "en")
     return [
-        language_share(extract_think(_text(c)), lang)
-        for c, lang in zip(completions, languages)
+        language_share(parsed.think, lang)
+        for parsed, lang in zip(_parsed(completions, kwargs), languages)
     ]
 
 

@@ -6,10 +6,10 @@ notion of "correct", "format ok" and "reflection" identical.
 
 from __future__ import annotations
 
-from workers.stages.base import SampleRecord
-from workers.stages.parsing import parse_completion
-from workers.stages.reflection import find_reflection_phrases
-from workers.stages.rewards import is_equivalent
+from workers.domain.base import SampleRecord
+from workers.domain.formats import CompletionFormat
+from workers.domain.reflection import find_reflection_phrases
+from workers.domain.rewards import is_equivalent
 
 
 def build_record(
@@ -27,9 +27,10 @@ def build_record(
     advantage: float = 0.0,
     example_key: str = "",
     correct: bool | None = None,
+    completion_format: CompletionFormat | None = None,
 ) -> SampleRecord:
     """``correct`` may be passed when an accuracy reward already decided it."""
-    parsed = parse_completion(completion)
+    parsed = (completion_format or CompletionFormat()).parse(completion)
     if correct is None:
         correct = is_equivalent(parsed.answer, reference, task)
     rewards = rewards if rewards is not None else {}

@@ -1,0 +1,75 @@
+"""Stage nodes that several recipes share, with the demo's defaults."""
+
+from __future__ import annotations
+
+from r1web.runs.models import Checkpoint, StageInput, StageKind
+from r1web.runs.recipes.base import DataSpec, StageSpec
+from workers.domain.demo import DEMO_EVAL, DEMO_GRPO_CONFIG
+from workers.domain.formats import COLD_START, R1_ZERO
+
+Model = Checkpoint | str
+
+
+def eval_params(values: dict, completion_format: str = R1_ZERO) -> dict:
+    """The demo's evaluation settings (``problems`` becomes ``limit``), as overridden."""
+    params = {key: value for key, value in DEMO_EVAL.items() if key != "problems"}
+    params["limit"] = values.get("eval_limit") or DEMO_EVAL["problems"]
+    if values.get("eval_k"):
+        params["k"] = values["eval_k"]
+    params["completion_format"] = completion_format
+    return params
+
+
+def evaluate(key: str, name: str, model: Model, prompts, values: dict, label: str,
+             completion_format: str = R1_ZERO) -> StageSpec:
+    params = {**eval_params(values, completion_format), "label": label}
+    return StageSpec(key, StageKind.EVAL, name, model, [DataSpec(StageInput.Role.EVAL, prompts)],
+                     params=params)
+
+
+def grpo(key: str, name: str, model: Model, prompts, values: dict, *, reward_funcs: list[str],
+         completion_format: str = R1_ZERO, max_steps: int | None = None,
+         extra_params: dict | None = None, needs: tuple[str, ...] = ()) -> StageSpec:
+    config = {**DEMO_GRPO_CONFIG, **(values.get("grpo_config") or {})}
+    steps = values.get("max_steps") or max_steps
+    if steps:
+        config["max_steps"] = steps
+    params = {"reward_funcs": reward_funcs, "completion_format": completion_format,
+              **(extra_params or {})}
+    return StageSpec(key, StageKind.GRPO, name, model, [DataSpec(StageInput.Role.TRAIN, prompts)],
+                     config, params, needs=needs)
+
+
+def rejection_sampling(key: str, name: str, model: Model, prompts, values: dict, *,
+                       completion_format: str = R1_ZERO, special_token: str = "") -> StageSpec:
+    """N samples per prompt, judged and filtered; the kept ones become a cold-start set."""
+    params = {
+        "samples_per_prompt": values.get("samples_per_prompt") or 4,
+        "keep_per_prompt": values.get("keep_per_prompt") or 1,
+        "prompt_limit": values.get("rs_prompts") or 400,
+        "completion_format": completion_format,
+        "special_token": special_token or "|special_token|",
+        "max_new_tokens": 64,
+        "temperature": 1.0,
+    }
+    if values.get("pass_rate_min") is not None or values.get("pass_rate_max") is not None:
+        params["pass_rate_window"] = [values.get("pass_rate_min") or 0.0,
+                                      values.get("pass_rate_max") or 1.0]
+    if values.get("judge") is not None:
+        params["judge"] = values["judge"].pk
+    return StageSpec(key, StageKind.REJECTION_SAMPLING, name, model,
+                     [DataSpec(StageInput.Role.TRAIN, prompts)], params=params)
+
+
+def sft(key: str, name: str, model: Model, data: DataSpec, values: dict, *,
+        max_steps: int | None = None) -> StageSpec:
+    config = {**SFT_DEMO_CONFIG, **(values.get("sft_config") or {})}
+    if max_steps:
+        config["max_steps"] = max_steps
+    params = {"special_token": "|special_token|", "samples_per_eval": 4,
+              "completion_format": COLD_START}
+    return StageSpec(key, StageKind.SFT, name, model, [data], config, params)
+
+
+# Sized by measurement on the demo tasks: enough steps for the cold-start format to stick.
+SFT_DEMO_CONFIG = {"max_steps": 150, "learning_rate": 1e-3, "per_device_train_batch_size": 16}
