@@ -73,8 +73,18 @@ def _sink(stage: Stage, examples: list[Example]) -> DatabaseSink:
 
 
 def run_grpo_stage(stage: Stage) -> dict:
+    from workers.runners.reward_model import grpo_reward_weights, stage_reward_funcs
     from workers.stages.grpo import run_grpo
 
+    params, fmt = stage.params, completion_format(stage)
+    rules = params.get("reward_funcs", ["accuracy", "format"])
+    # Reward models (R1's second RL stage) are scored after the rules, with their weights.
+    reward_models = params.get("reward_models") or []
+    rule_weights = params.get("reward_weights")
+    if reward_models and rule_weights is None:
+        rule_weights = stage.trl_config.get("reward_weights")
+    weights = grpo_reward_weights(rules, rule_weights, reward_models)
+    extra_funcs = stage_reward_funcs(stage, fmt)  # loaded before any sampling starts
     examples = stage_examples(stage, StageInput.Role.TRAIN, "train")
     resume = stage.latest_checkpoint() if stage.attempt > 1 else None
     with _sink(stage, examples) as sink:
@@ -83,10 +93,12 @@ def run_grpo_stage(stage: Stage) -> dict:
             train_examples=[example.as_record() for example in examples],
             output_dir=str(output_dir(stage)),
             trl_config=stage.trl_config,
-            reward_funcs=stage.params.get("reward_funcs", ["accuracy", "format"]),
+            reward_funcs=rules,
             sink=sink,
             resume_from_checkpoint=resume.path if resume else None,
-            completion_format=completion_format(stage),
+            completion_format=fmt,
+            reward_weights=weights,
+            extra_reward_funcs=extra_funcs,
         )
     checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path, final=True)
     return {"steps": result.steps, "completions_per_step": result.completions_per_step}

@@ -143,17 +143,12 @@ def _parquet_rows(path: Path) -> list[dict]:
 
 
 def _hf_rows(path: Path) -> list[dict]:
-    from datasets import DatasetDict, load_from_disk
+    from r1web.datasets.hf_disk import HFDiskError, read_rows
 
     try:
-        loaded = load_from_disk(str(path))
-    except Exception as exc:
-        raise DatasetFileError(
-            f"{path.name}: not a Hugging Face dataset directory ({exc})"
-        ) from None
-    if isinstance(loaded, DatasetDict):
-        return [{"split": split, **row} for split, part in loaded.items() for row in part]
-    return list(loaded)
+        return read_rows(path)
+    except HFDiskError as exc:
+        raise DatasetFileError(f"{path.name}: not a Hugging Face dataset directory ({exc})") from None
 
 
 def _export_rows(records: list[dict]) -> list[dict]:
@@ -184,9 +179,9 @@ def write_examples(records: list[dict], path: str | Path, *, fmt: str) -> Path:
 
         pq.write_table(pa.Table.from_pylist(rows), path)
     elif fmt == "hf":
-        from datasets import Dataset
+        from r1web.datasets.hf_disk import write_rows
 
-        Dataset.from_list(rows).save_to_disk(str(path))
+        write_rows(rows, path)
     else:
         raise DatasetFileError(f"cannot export to {fmt!r} (choose jsonl, parquet or hf)")
     return path

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 NODE_WIDTH = 184
-NODE_HEIGHT = 62
+NODE_HEIGHT = 72
 COLUMN_GAP = 76  # room for an edge's label between two columns
 ROW_GAP = 22
 PADDING = 8
@@ -80,7 +80,7 @@ class PlacedNode:
         return self.x + 8
 
     def line_y(self, line: int) -> int:
-        return self.y + 17 + 17 * line
+        return self.y + 16 + 15 * line
 
     @property
     def name_y(self) -> int:
@@ -91,8 +91,12 @@ class PlacedNode:
         return self.line_y(1)
 
     @property
-    def note_y(self) -> int:
+    def kind_y(self) -> int:
         return self.line_y(2)
+
+    @property
+    def note_y(self) -> int:
+        return self.line_y(3)
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ def layout(nodes: Sequence[Node], edges: Sequence[Edge]) -> Layout:
         row = rows.get(column, 0)
         rows[column] = row + 1
         placed[node.key] = _place(node, column, row)
-    known = [e for e in edges if e.source in placed and e.target in placed and e.source != e.target]
+    known = [e for e in edges if {e.source, e.target} <= placed.keys() and e.source != e.target]
     routed = _route(known, placed)
     columns = max(rows, default=-1) + 1
     height_rows = max(rows.values(), default=0)

@@ -65,6 +65,9 @@ def _check_grpo(params: dict) -> None:
         raise ConfigError(f"unknown reward function(s): {', '.join(unknown)} (known: {known})")
     if not names and not params.get("reward_models"):
         raise ConfigError("GRPO needs at least one reward function or reward model")
+    from r1web.runs.reward_models import check_reward_models
+
+    check_reward_models(params.get("reward_models"), names)
 
 
 def _check_mix(params: dict) -> None:

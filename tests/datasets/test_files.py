@@ -48,3 +48,21 @@ def test_a_bad_line_is_named_by_its_number(tmp_path):
     path.write_bytes(b'{"prompt": "a", "answer": "1"}\n{"prompt": "b", "answer": "2"}\n{oops\n')
     with pytest.raises(DatasetFileError, match="line 3"):
         read_examples(path)
+
+
+def test_hugging_face_folders_written_without_the_library_load_with_it_and_back(tmp_path):
+    # The web process reads and writes save_to_disk folders with pyarrow alone; the real
+    # library must agree with it in both directions.
+    import datasets
+
+    from r1web.datasets.hf_disk import read_rows, write_rows
+
+    rows = [{"prompt": "Find the largest of 1 2", "answer": "2", "provenance": "{}"},
+            {"prompt": "ünïcode ✓", "answer": "", "provenance": '{"a": 1}'}]
+    write_rows(rows, tmp_path / "ours")
+    assert datasets.load_from_disk(str(tmp_path / "ours")).to_list() == rows
+    theirs = datasets.DatasetDict({"train": datasets.Dataset.from_list(rows[:1]),
+                                   "test": datasets.Dataset.from_list(rows[1:])})
+    theirs.save_to_disk(str(tmp_path / "theirs"))
+    assert read_rows(tmp_path / "theirs") == [{"split": "train", **rows[0]},
+                                              {"split": "test", **rows[1]}]

@@ -12,7 +12,7 @@ SCORES = ("pass@1", "maj@k", "k", "mean_length", "reflection_rate", "format_rate
 
 def eval_result(pass1: float, maj: float, k: int = 4, length: float = 40.0,
                 reflection: float = 0.1, fmt: float = 0.9) -> dict:
-    return dict(zip(SCORES, (pass1, maj, k, length, reflection, fmt)), problems=8)
+    return dict(zip(SCORES, (pass1, maj, k, length, reflection, fmt), strict=True), problems=8)
 
 
 def make_pipeline(name: str = "pipeline", *, after_status: str = "pending") -> SimpleNamespace:

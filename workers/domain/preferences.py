@@ -24,6 +24,9 @@ from workers.domain.synthetic import generate
 Example = dict[str, Any]
 
 PREFERENCE_FIELDS = ("prompt", "chosen", "rejected")
+# What a reward model scores inside GRPO: the final summary (helpfulness) or the whole
+# response, reasoning included (harmlessness).
+REWARD_MODEL_SCOPES = ("summary", "response")
 # What makes a synthetic rejected response worse than its chosen one.
 REJECTED_KINDS = ("wrong", "missing", "rude")
 DEMO_TRAIN_PAIRS = 240

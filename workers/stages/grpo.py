@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,16 +221,22 @@ def run_grpo(
     resume_from_checkpoint: str | None = None,
     reward_weights: list[float] | dict[str, float] | None = None,
     completion_format: CompletionFormat | None = None,
+    extra_reward_funcs: list[Callable] | None = None,
 ) -> GrpoResult:
     """Train with GRPO and report as it goes; the final model is saved to ``output_dir``.
 
-    Raises ``ConfigError`` before any work on a bad config, ``StageCancelled`` after a
-    clean stop when ``sink.should_stop()`` turned true. When resuming, only steps after
-    the checkpoint are sampled, so no sample is reported twice.
+    ``extra_reward_funcs`` (reward models, see ``reward_models.reward_model_func``) come
+    after the named rule functions, each logged under its ``__name__``; weights, by list
+    or by name, cover rules then extras. Raises ``ConfigError`` before any work on a bad
+    config, ``StageCancelled`` after a clean stop when ``sink.should_stop()`` turned
+    true. When resuming, only steps after the checkpoint are sampled, so no sample is
+    reported twice.
     """
     fields = validate_grpo_config(trl_config)
-    funcs = get_reward_funcs(reward_funcs)
-    weights = _weights_list(reward_funcs, reward_weights)
+    extra = list(extra_reward_funcs or [])
+    funcs = (get_reward_funcs(reward_funcs) if reward_funcs or not extra else []) + extra
+    names = [*reward_funcs, *(getattr(func, "__name__", "") for func in extra)]
+    weights = _weights_list(names, reward_weights)
     if weights is not None:
         fields = {**fields, "reward_weights": weights}
     if not train_examples:

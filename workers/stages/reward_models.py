@@ -15,9 +15,9 @@ import torch
 
 from workers.domain.base import ConfigError
 from workers.domain.formats import CompletionFormat
+from workers.domain.preferences import REWARD_MODEL_SCOPES as SCOPES
 from workers.domain.rewards import _text
 
-SCOPES = ("summary", "response")
 BATCH = 32
 
 
@@ -71,4 +71,5 @@ def reward_model_func(
         raise ConfigError(f"reward model scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     if not name:
         raise ConfigError("a reward model needs a name to be logged under")
-    return RewardModelFunc(path, scope=scope, name=name, fmt=completion_format or CompletionFormat())
+    fmt = completion_format or CompletionFormat()
+    return RewardModelFunc(path, scope=scope, name=name, fmt=fmt)

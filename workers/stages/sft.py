@@ -18,6 +18,7 @@ import torch
 
 from workers.domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
 from workers.domain.coldstart import ColdStartFormatError, parse_cold_start
+from workers.domain.formats import COLD_START, get_format
 from workers.domain.reflection import find_reflection_phrases
 from workers.domain.rewards import is_equivalent
 from workers.stages.runtime import torch_threads
@@ -40,7 +41,6 @@ SFT_DEFAULTS: dict[str, Any] = {
     "max_length": 256,
     "seed": 0,
 }
-COLD_START_TEMPLATE = "User: {prompt}\nAssistant: "
 
 
 @dataclass
@@ -65,7 +65,8 @@ def validate_sft_config(config: dict) -> dict:
 
 
 def render_prompt(prompt: str) -> str:
-    return COLD_START_TEMPLATE.format(prompt=prompt.strip())
+    """SFT teaches the cold-start format, prompted as every later stage will prompt it."""
+    return get_format(COLD_START).render_prompt(prompt)
 
 
 def _rows(examples: list[Example]) -> list[dict]:

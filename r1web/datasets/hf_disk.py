@@ -1,0 +1,81 @@
+"""Hugging Face ``save_to_disk`` folders, read and written with pyarrow alone.
+
+The web process imports and exports datasets, and must not load the ``datasets``
+library (it drags in torch-sized imports). A ``Dataset.save_to_disk`` folder is Arrow
+IPC stream files named in ``state.json`` plus a ``dataset_info.json`` of features; a
+``DatasetDict`` is a ``dataset_dict.json`` listing split sub-folders. A test checks
+both directions against the real ``datasets`` library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+
+DATA_FILE = "data-00000-of-00001.arrow"
+_DTYPES = {pa.string(): "string", pa.large_string(): "large_string", pa.int64(): "int64",
+           pa.int32(): "int32", pa.float64(): "float64", pa.bool_(): "bool"}
+
+
+class HFDiskError(ValueError):
+    """Not a readable ``save_to_disk`` folder; the message says why."""
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Every row; a DatasetDict's rows carry their ``split``."""
+    splits_file = path / "dataset_dict.json"
+    if splits_file.is_file():
+        splits = _json(splits_file).get("splits") or []
+        return [{"split": split, **row} for split in splits for row in _read_one(path / split)]
+    return _read_one(path)
+
+
+def _read_one(path: Path) -> list[dict]:
+    state = _json(path / "state.json")
+    files = [entry.get("filename", "") for entry in state.get("_data_files") or []]
+    if not files or any("/" in name or name.startswith(".") for name in files):
+        raise HFDiskError(f"{path.name}: state.json names no data files")
+    tables = [_read_arrow(path / name) for name in files]
+    return pa.concat_tables(tables).to_pylist()
+
+
+def _read_arrow(path: Path) -> pa.Table:
+    try:
+        with pa.memory_map(str(path)) as source:
+            return pa.ipc.open_stream(source).read_all()
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise HFDiskError(f"{path.name}: not an Arrow stream ({exc})") from None
+
+
+def _json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise HFDiskError(f"{path.parent.name}: no readable {path.name} ({exc})") from None
+    if not isinstance(value, dict):
+        raise HFDiskError(f"{path.parent.name}: {path.name} is not a JSON object")
+    return value
+
+
+def write_rows(rows: list[dict], path: Path) -> Path:
+    """One split, as ``Dataset.from_list(rows).save_to_disk(path)`` would write it."""
+    table = pa.Table.from_pylist(rows)
+    path.mkdir(parents=True, exist_ok=True)
+    with pa.OSFile(str(path / DATA_FILE), "wb") as sink:
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+    features = {field.name: {"dtype": _DTYPES.get(field.type, "string"), "_type": "Value"}
+                for field in table.schema}
+    info = {"citation": "", "description": "", "features": features, "homepage": "",
+            "license": ""}
+    (path / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    digest = hashlib.sha256((path / DATA_FILE).read_bytes()).hexdigest()[:16]
+    state = {"_data_files": [{"filename": DATA_FILE}], "_fingerprint": digest,
+             "_format_columns": None, "_format_kwargs": {}, "_format_type": None,
+             "_output_all_columns": False, "_split": None}
+    (path / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True),
+                                     encoding="utf-8")
+    return path
