@@ -65,7 +65,7 @@ def _read_jsonl(data: bytes, name: str) -> list[dict]:
             records.append(_preference_row(row, where, key, {"file": name, "line": lineno}))
         elif _is_exported(row):
             records.append(_exported_row(row, where, key))
-        else:  # GSM8K or prompt/answer lines: the stage helper's parser
+        else:  # GSM8K, prompt/answer, prompt/response or chat lines: the shared parser
             records.append(_from_parse_line(text, name, lineno))
     return records
 

@@ -114,7 +114,8 @@ def _producer_inputs(version: DatasetVersion) -> list[tuple[str, DatasetVersion]
     if version.produced_by_id is None:
         return []
     uses = StageInput.objects.filter(stage_id=version.produced_by_id, version__isnull=False)
-    return [(use.role, use.version) for use in uses.select_related("version__dataset").order_by("pk")]
+    uses = uses.select_related("version__dataset").order_by("pk")
+    return [(use.role, use.version) for use in uses]
 
 
 def _curated_from(version: DatasetVersion) -> list[Stage]:

@@ -70,6 +70,17 @@ def _check_grpo(params: dict) -> None:
     check_reward_models(params.get("reward_models"), names)
 
 
+def _check_rejection(params: dict) -> None:
+    from r1web.runs.models import Checkpoint
+    from workers.domain.rejection import check_params
+
+    _check_format(params)
+    check_params(params)
+    judge = params.get("judge")
+    if judge is not None and not Checkpoint.objects.filter(pk=judge).exists():
+        raise ConfigError(f"judge model {judge} does not exist")
+
+
 def _check_mix(params: dict) -> None:
     shares = params.get("proportions") or []
     if not shares or any(not isinstance(s, (int, float)) or s <= 0 for s in shares):
@@ -93,7 +104,7 @@ STAGE_KINDS: dict[str, StageKindSpec] = {
         StageKindSpec(StageKind.GENERATE, "workers.runner:run_generate_stage"),
         StageKindSpec(
             StageKind.REJECTION_SAMPLING, "workers.runners.rejection:run_rejection_stage",
-            produces_dataset=True, check=_check_format,
+            produces_dataset=True, check=_check_rejection,
         ),
         StageKindSpec(StageKind.MIX, "workers.runners.mix:run_mix_stage", produces_dataset=True,
                       check=_check_mix),

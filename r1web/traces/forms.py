@@ -5,9 +5,16 @@ from __future__ import annotations
 from django import forms
 
 from r1web.traces.models import FlagLabel
+from workers.domain.rejection import KEPT, VERDICTS
 
 YES_NO = [("", "any"), ("yes", "yes"), ("no", "no")]
 FLAGGED = [("", "any or none"), ("any", "flagged (any label)"), *FlagLabel.choices]
+REJECTED = "rejected"  # any verdict but "kept"
+VERDICT_CHOICES = [
+    ("", "any"), (REJECTED, "rejected (any reason)"),
+    *((verdict, verdict if verdict == KEPT else f"{verdict}: {label}")
+      for verdict, label in VERDICTS.items()),
+]
 SORTS = [
     ("newest", "newest"),
     ("step", "step ↑"),
@@ -30,6 +37,8 @@ class TraceFilterForm(forms.Form):
     format_ok = forms.ChoiceField(required=False, choices=YES_NO, label="Format ok")
     reflection = forms.ChoiceField(required=False, choices=YES_NO, label="Has reflection")
     flagged = forms.ChoiceField(required=False, choices=FLAGGED)
+    # Rejection sampling's verdict: kept, or why the sample was dropped.
+    verdict = forms.ChoiceField(required=False, choices=VERDICT_CHOICES)
     flag_label = forms.CharField(required=False, max_length=100, label="Custom label")
     q = forms.CharField(required=False, max_length=200, label="Text")
     sort = forms.ChoiceField(required=False, choices=SORTS)

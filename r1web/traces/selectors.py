@@ -14,8 +14,9 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 
 from r1web.runs.models import Run
-from r1web.traces.forms import cleaned
+from r1web.traces.forms import REJECTED, cleaned
 from r1web.traces.models import Flag, FlagLabel, Sample
+from workers.domain.rejection import KEPT
 
 PAGE_SIZE = 50
 # sort name -> (field, descending)
@@ -52,6 +53,8 @@ def filter_samples(params: QueryDict) -> QuerySet[Sample]:
     if "reflection" in filters:
         has = Q(reflection_count__gt=0)
         samples = samples.filter(has if filters["reflection"] == "yes" else ~has)
+    if "verdict" in filters:
+        samples = _with_verdict(samples, filters["verdict"])
     if "flagged" in filters:
         samples = samples.filter(pk__in=_flagged(filters["flagged"], filters.get("flag_label")))
     if "q" in filters:
@@ -72,6 +75,12 @@ def _within(samples: QuerySet, field: str, value: int) -> QuerySet:
     if span["lo"] is None:
         return samples.none()
     return samples.filter(**{field: value, "id__gte": span["lo"], "id__lte": span["hi"]})
+
+
+def _with_verdict(samples: QuerySet, verdict: str) -> QuerySet:
+    if verdict == REJECTED:
+        return samples.exclude(verdict__in=("", KEPT))
+    return samples.filter(verdict=verdict)
 
 
 def _flagged(label: str, custom: str | None) -> QuerySet:

@@ -3,9 +3,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from r1web.runs.management.commands.tiny_base import SIZES as command_sizes
+from r1web.runs.management.commands.tiny_base import default_out
+from workers.domain.base import MemorySink, StageCancelled
 from workers.domain.prompts import R1_ZERO_TEMPLATE, render_r1_zero
+from workers.stages.tiny_base import (
+    SIZES,
+    ModelSpec,
+    TrainSpec,
+    build_tiny_base,
+    size_specs,
+)
 
 
 def test_the_tiny_base_is_an_ordinary_hugging_face_model_directory(micro_base):
@@ -26,3 +37,57 @@ def test_its_tokenizer_keeps_digits_apart_and_compresses_the_template(micro_base
     # About a token per word, not one per character: the prompt fits short contexts.
     assert len(prompt_ids) < 1.6 * template_words
     assert tokenizer.decode(prompt_ids) == render_r1_zero("Find the largest of 3 1 2")
+
+
+# --- sizes and progress ---------------------------------------------------------------
+
+MICRO_MODEL = ModelSpec(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                        num_attention_heads=2, num_key_value_heads=1)
+MICRO_TRAIN = TrainSpec(n_examples=96, batch_size=32, warmup_steps=1)
+
+
+def test_the_small_size_is_a_smaller_model_on_fewer_examples_with_the_same_tokenizer():
+    default_model, default_train = size_specs("default")
+    small_model, small_train = size_specs("small")
+    assert (small_model.hidden_size, small_model.num_hidden_layers,
+            small_model.intermediate_size) == (64, 2, 192)
+    assert small_train.n_examples < default_train.n_examples
+    assert small_model.vocab_size == default_model.vocab_size
+    assert default_model == ModelSpec() and default_train == TrainSpec()
+
+
+def test_an_unknown_size_is_refused_before_any_training(tmp_path):
+    with pytest.raises(ValueError, match="unknown tiny base size 'huge' .known: default, small"):
+        build_tiny_base(tmp_path / "huge", size="huge")
+    assert not (tmp_path / "huge").exists()
+
+
+class StopAfter(MemorySink):
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def should_stop(self) -> bool:
+        return len(self.progress_seen) >= self.steps
+
+
+def test_a_sink_sees_every_training_step_and_the_loss(tmp_path):
+    sink = MemorySink()
+    summary = build_tiny_base(tmp_path / "b", size="small", model_spec=MICRO_MODEL,
+                              train=MICRO_TRAIN, sink=sink)
+    assert sink.progress_seen == [(1, 3), (2, 3), (3, 3)]
+    assert sink.metric_points == [(3, "train/loss", pytest.approx(summary["final_loss"]))]
+    assert summary["size"] == "small"
+
+
+def test_a_sink_that_asks_to_stop_cancels_the_build_and_saves_nothing(tmp_path):
+    with pytest.raises(StageCancelled, match="stopped at step 1 of 3"):
+        build_tiny_base(tmp_path / "b", model_spec=MICRO_MODEL, train=MICRO_TRAIN,
+                        sink=StopAfter(1))
+    assert not (tmp_path / "b" / "config.json").exists()
+
+
+def test_the_command_offers_exactly_the_sizes_the_builder_knows(settings):
+    assert command_sizes == tuple(SIZES)
+    assert default_out("small") == settings.MODELS_DIR / "tiny-base-small"
+    assert default_out("default") == Path(settings.TINY_BASE_DIR)

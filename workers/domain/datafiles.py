@@ -93,7 +93,9 @@ def _response_example(obj: dict[str, Any], name: str, lineno: int) -> Example:
 
 def _chat_turn(message: Any, where: str, number: int) -> tuple[str, str]:
     if not isinstance(message, dict):
-        raise DatasetFileError(f"{where}: message {number} must be an object with role and content")
+        raise DatasetFileError(
+            f"{where}: message {number} must be an object with 'role' and 'content'"
+        )
     role, content = message.get("role"), message.get("content")
     if role not in CHAT_ROLES:
         raise DatasetFileError(

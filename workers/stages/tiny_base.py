@@ -4,6 +4,10 @@ R1-Zero starts from a pretrained base model. Downloading one is not possible her
 ``build_tiny_base`` trains a Qwen2-architecture causal LM of about a million parameters,
 with its own byte-level BPE tokenizer, on a synthetic corpus of R1-Zero prompts
 (``prompts.R1_ZERO_TEMPLATE``) over the ``synthetic`` tasks, followed by solutions.
+``size="small"`` (``SIZES``) builds the distillation student: about 130k parameters on
+half the corpus, same tokenizer and tasks. Measured (seed 0, 2 threads, 100 test problems,
+k=8): it learns the template (format rate 0.78) but answers worse (pass@1 0.09 against
+the default's 0.30), in roughly a fifth of the default's build time.
 
 Honesty note: the corpus is *constructed* so that RL has something to find, in the way
 real base models happen to have it (oat-zero observed shallow self-reflection in base

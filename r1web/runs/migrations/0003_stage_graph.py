@@ -5,8 +5,9 @@ from django.db import migrations, models
 
 
 # The web process used to store its own hardware defaults in every stage's config; a
-# worker now applies its own, and these fields are no longer settable.
-HARDWARE_FIELDS = ("use_cpu", "bf16", "report_to", "disable_tqdm")
+# worker now applies its own, and these fields are no longer settable. A token typed
+# into a config before the allow-list existed is scrubbed, never shown again.
+HARDWARE_FIELDS = ("use_cpu", "bf16", "report_to", "disable_tqdm", "hub_token")
 
 
 def link_linear_runs(apps, schema_editor):

@@ -10,23 +10,39 @@ from django.core.management.base import BaseCommand
 
 from r1web.runs.models import Checkpoint
 
+# The sizes of workers.stages.tiny_base.SIZES, named here so --help works without torch.
+SIZES = ("default", "small")
+
+
+def default_out(size: str) -> Path:
+    """The demo's base for "default"; ``MODELS_DIR/tiny-base-<size>`` otherwise (where
+    the distillation recipe looks for its small student)."""
+    if size == "default":
+        return Path(settings.TINY_BASE_DIR)
+    return Path(settings.MODELS_DIR) / f"tiny-base-{size}"
+
 
 class Command(BaseCommand):
     help = "Train the tiny Qwen2-architecture base model on the synthetic task corpus."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--out", default=str(settings.TINY_BASE_DIR))
+        parser.add_argument("--size", choices=SIZES, default="default",
+                            help="small: a faster, weaker model (the distillation student)")
+        parser.add_argument("--out", default=None,
+                            help="default: the tiny base dir, or MODELS_DIR/tiny-base-<size>")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--force", action="store_true", help="rebuild even if it exists")
 
-    def handle(self, *args, out: str, seed: int, force: bool, **options) -> None:
+    def handle(self, *args, out: str | None, size: str, seed: int, force: bool, **options) -> None:
         from workers.stages.tiny_base import build_tiny_base
 
-        out_dir = Path(out).resolve()
+        out_dir = Path(out or default_out(size)).resolve()
         if (out_dir / "config.json").is_file() and not force:
             self.stdout.write(f"tiny base already at {out_dir} (use --force to rebuild)")
         else:
             started = time.perf_counter()
-            build_tiny_base(out_dir, seed=seed)
-            self.stdout.write(f"built tiny base at {out_dir} in {time.perf_counter() - started:.0f}s")
-        Checkpoint.objects.get_or_create(path=str(out_dir), defaults={"name": "tiny-base"})
+            build_tiny_base(out_dir, seed=seed, size=size)
+            elapsed = time.perf_counter() - started
+            self.stdout.write(f"built the {size} tiny base at {out_dir} in {elapsed:.0f}s")
+        name = "tiny-base" if size == "default" else f"tiny-base-{size}"
+        Checkpoint.objects.get_or_create(path=str(out_dir), defaults={"name": name})

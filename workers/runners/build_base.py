@@ -1,0 +1,89 @@
+"""The build-base stage: train a tiny base model from code (the distillation recipe's
+small student), or adopt the one already built at the same path.
+
+Params: ``size`` (a ``tiny_base.SIZES`` name, default "default"), ``path`` (under
+``settings.MODELS_DIR``; default ``MODELS_DIR/tiny-base[-<size>]``) and ``seed``. The
+model is trained in a scratch directory beside ``path`` and moved into place whole, so
+a build that dies or is cancelled never leaves a half-written model where the next run
+would take it for a finished one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+
+from r1web.runs.models import Stage
+from r1web.runs.services import checkpoint_record
+from workers.domain.base import ConfigError
+from workers.recording import DatabaseSink
+
+
+def default_base_name(size: str) -> str:
+    return "tiny-base" if size == "default" else f"tiny-base-{size}"
+
+
+def base_dir(params: dict) -> Path:
+    """Where the stage builds; ConfigError for a path outside ``MODELS_DIR``."""
+    models = Path(settings.MODELS_DIR).resolve()
+    size = str(params.get("size") or "default")
+    path = Path(params.get("path") or models / default_base_name(size)).resolve()
+    if path == models or not path.is_relative_to(models):
+        raise ConfigError(f"a base model is built inside {models}, not at {path}")
+    return path
+
+
+def is_built(path: Path) -> bool:
+    return (path / "config.json").is_file()
+
+
+def _build(stage: Stage, path: Path, size: str, seed: int) -> dict:
+    from workers.stages.tiny_base import build_tiny_base
+
+    scratch = path.with_name(f".{path.name}.building-{stage.pk}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        with DatabaseSink(stage) as sink:
+            summary = build_tiny_base(scratch, seed=seed, size=size, sink=sink)
+        try:
+            os.replace(scratch, path)
+        except OSError:
+            if not is_built(path):  # not another stage's finished build: a real failure
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return summary
+
+
+def _summary(path: Path) -> dict:
+    summary = path / "tiny_base.json"
+    return json.loads(summary.read_text()) if summary.is_file() else {}
+
+
+def run_build_base_stage(stage: Stage) -> dict:
+    from workers.stages.tiny_base import size_specs
+
+    params = stage.params
+    size = str(params.get("size") or "default")
+    try:
+        size_specs(size)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    path = base_dir(params)
+    built = not is_built(path)
+    if built:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        summary = _build(stage, path, size, int(params.get("seed", 0)))
+    else:
+        summary = _summary(path)
+    checkpoint_record(stage_pk=stage.pk, step=0, path=str(path), final=True)
+    return {
+        "size": size,
+        "path": str(path),
+        "built": built,
+        **{key: summary[key] for key in ("parameters", "final_loss", "seconds") if key in summary},
+    }
