@@ -120,6 +120,8 @@ WHITENOISE_USE_FINDERS = True  # serve without collectstatic in the embedded mod
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = envstr("R1WEB_DEFAULT_QUEUE", "cpu")
+# The queues a run may be sent to (a worker listens with -Q); anything else is refused.
+R1WEB_QUEUES = envlist("R1WEB_QUEUES", ["cpu", "gpu"])
 # A stage is long and precious: acknowledge it only when it ends, and hand it back to
 # the broker if the worker process dies under it.
 CELERY_TASK_ACKS_LATE = True

@@ -11,7 +11,7 @@ import json
 from django import forms
 
 from r1web.runs.recipes import RecipeSpec
-from r1web.runs.recipes.base import QUEUE_CHOICES, Param
+from r1web.runs.recipes.base import Param, queue_choices
 
 MAX_CONFIG_TEXT = 20_000
 MAX_JSON_DEPTH = 8
@@ -82,13 +82,13 @@ def _field(param: Param) -> forms.Field:
 
 class LaunchForm(forms.Form):
     queue = forms.ChoiceField(
-        choices=[(q, q) for q in QUEUE_CHOICES], initial="cpu",
         help_text="cpu: CPU workers (transformers generation); gpu: GPU workers (vLLM if set)",
     )
 
     def __init__(self, recipe: RecipeSpec, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.recipe = recipe
+        self.fields["queue"].choices = [(q, q) for q in queue_choices()]
         for param in recipe.params:
             self.fields[param.name] = _field(param)
         self.order_fields([p.name for p in recipe.params] + ["queue"])

@@ -73,8 +73,10 @@ def queue() -> str:
 @pytest.fixture
 def worker_env(transactional_db, settings) -> dict:
     settings.R1WEB_STALE_AFTER_SECONDS = 8
+    settings.R1WEB_QUEUES = ["cpu", "gpu", QUEUE]
     env = {
         **os.environ,
+        "R1WEB_QUEUES": f"cpu,gpu,{QUEUE}",
         "DATABASE_URL": database_url(),
         "R1WEB_HEARTBEAT_SECONDS": "1",
         "R1WEB_STALE_AFTER_SECONDS": "8",

@@ -139,3 +139,9 @@ def test_every_recipe_declares_a_name_label_and_parameters():
     assert {"r1-zero", "cold-start-sft", "r1", "distill"} <= set(RECIPES)
     for recipe in RECIPES.values():
         assert recipe.label and recipe.params
+
+
+def test_a_queue_no_worker_listens_on_is_refused(model_dir):
+    with pytest.raises(RunError, match="queue 'celery-admin' is not one of cpu, gpu"):
+        launch("r1-zero", {"model": "base"}, queue="celery-admin")
+    assert nothing_written()

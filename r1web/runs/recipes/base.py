@@ -26,7 +26,6 @@ from r1web.runs.registry import stage_kind
 from r1web.runs.services import RunError, run_start
 from workers.domain.base import ConfigError
 
-QUEUE_CHOICES = ("cpu", "gpu")
 MAX_TEXT = 500
 
 
@@ -231,9 +230,16 @@ def recipe_launch(*, recipe: RecipeSpec, values: dict, user=None, queue: str = "
 
 def _clean_queue(queue: str) -> str:
     queue = (queue or settings.CELERY_TASK_DEFAULT_QUEUE).strip()
-    if not queue.replace("-", "").replace("_", "").isalnum() or len(queue) > 40:
-        raise RunError(f"queue {queue[:40]!r} is not a queue name (cpu or gpu)")
+    allowed = queue_choices()
+    if queue not in allowed:
+        raise RunError(f"queue {queue[:40]!r} is not one of {', '.join(allowed)}")
     return queue
+
+
+def queue_choices() -> list[str]:
+    """The queues workers listen on (``R1WEB_QUEUES``), the default one first."""
+    default = settings.CELERY_TASK_DEFAULT_QUEUE
+    return [default, *(q for q in settings.R1WEB_QUEUES if q != default)]
 
 
 def _check_graph(specs: list[StageSpec]) -> list[dict]:
@@ -311,7 +317,7 @@ def prompts_dataset(value: DatasetVersion | None) -> DatasetVersion:
 
 
 __all__ = [
-    "Dataset", "DataSpec", "Param", "RecipeSpec", "StageSpec", "QUEUE_CHOICES",
+    "Dataset", "DataSpec", "Param", "RecipeSpec", "StageSpec", "queue_choices",
     "default_base", "parse_dataset_ref", "prompts_dataset", "recipe_launch", "resolve_model",
     "resolve_version",
 ]
