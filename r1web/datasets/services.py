@@ -9,6 +9,7 @@ from django.db import transaction
 
 from r1web.datasets.content import content_hash
 from r1web.datasets.models import Dataset, DatasetVersion, Example
+from r1web.safe_text import db_json
 
 BULK = 2000
 
@@ -65,6 +66,8 @@ def dataset_version_create(
 
 
 def _with_defaults(record: dict) -> dict:
+    # Examples made from model output (rejection sampling) may hold any bytes.
+    record = db_json(record)
     return {**record, "split": record.get("split") or "train", "task": record.get("task") or "math"}
 
 

@@ -102,6 +102,11 @@ class Run(models.Model):
     def is_finished(self) -> bool:
         return self.status in FINISHED
 
+    def has_stopped_stages(self) -> bool:
+        """A stage failed or was cancelled: the run can resume, even while other
+        branches of its graph still run."""
+        return self.stages.filter(status__in=[Status.FAILED, Status.CANCELLED]).exists()
+
 
 class Stage(models.Model):
     """One node of a run's stage graph.

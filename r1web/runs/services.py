@@ -349,17 +349,15 @@ def run_cancel(*, run: Run) -> None:
 
 @transaction.atomic
 def run_resume(*, run: Run) -> Stage:
-    """Restart a failed or cancelled run from the stages that did not succeed.
-
-    A stage with a checkpoint continues from it; the stages waiting on it run after.
-    """
+    """Restart the failed or cancelled stages of a run; the stages waiting on them
+    follow. A stage with a checkpoint continues from it."""
     stages_reap_stale()
     run.refresh_from_db()
-    if run.status not in (Status.FAILED, Status.CANCELLED):
-        raise RunError(f"run {run.pk} is {run.status}; only a failed or cancelled run can resume")
     stopped = run.stages.filter(status__in=[Status.FAILED, Status.CANCELLED])
-    if not stopped.exists():
-        raise RunError(f"run {run.pk} has no stage left to run")
+    if run.status == Status.SUCCEEDED or not stopped.exists():
+        # Other branches of a graph may still be running: what resumes is what stopped.
+        raise RunError(f"run {run.pk} is {run.status} and has no failed or cancelled stage "
+                       "to resume")
     stopped.update(status=Status.PENDING, finished_at=None, cancel_requested=False)
     queued = run_schedule(run=run)
     if not queued:

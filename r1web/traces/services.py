@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from r1web.safe_text import db_json, db_text
 from r1web.traces.models import Flag, FlagLabel, Sample
 
 BULK = 1000
@@ -30,22 +31,22 @@ def _sample(stage, record, example_ids: dict[str, int]) -> Sample:
         group=record.group,
         index=record.index,
         example_id=example_ids.get(record.example_key),
-        example_key=record.example_key[:200],
-        prompt=record.prompt,
-        completion=record.completion,
-        think=record.think,
-        answer=record.answer,
-        reference=record.reference,
-        rewards={k: float(v) for k, v in record.rewards.items()},
+        example_key=db_text(record.example_key[:200]),
+        prompt=db_text(record.prompt),
+        completion=db_text(record.completion),
+        think=db_text(record.think),
+        answer=db_text(record.answer),
+        reference=db_text(record.reference),
+        rewards={db_text(k): float(v) for k, v in record.rewards.items()},
         reward=float(record.reward),
         advantage=float(record.advantage),
         length_tokens=int(record.length_tokens),
         correct=bool(record.correct),
         format_ok=bool(record.format_ok),
-        reflection_phrases=phrases,
+        reflection_phrases=db_json(phrases),
         reflection_count=min(len(phrases), 32767),
         verdict=record.verdict[:40],
-        judge=dict(record.judge),
+        judge=db_json(dict(record.judge)),
     )
 
 

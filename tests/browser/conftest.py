@@ -53,3 +53,7 @@ def sign_in(page, live_server):
         return page
 
     return sign_in
+
+
+# Real worker processes and the demo's tiny base, shared with the integration tests.
+from tests.integration.conftest import queue, start_worker, tiny_base, worker_env  # noqa: E402,F401

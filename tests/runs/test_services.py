@@ -98,7 +98,7 @@ def test_a_failed_run_resumes_at_its_first_unfinished_stage(make_run):
 
 def test_a_running_run_cannot_be_resumed(make_run):
     stage = make_run(status="running", heartbeat_at=timezone.now())
-    with pytest.raises(RunError, match="only a failed or cancelled run"):
+    with pytest.raises(RunError, match="no failed or cancelled stage"):
         run_resume(run=stage.run)
 
 

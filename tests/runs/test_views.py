@@ -116,7 +116,7 @@ def test_an_operator_cancels_a_running_run(operator, make_run):
 def test_resuming_a_run_that_cannot_resume_shows_why(operator, make_run):
     stage = make_run(status="running")
     response = operator.post(reverse("runs:resume", args=[stage.run_id]), follow=True)
-    assert "only a failed or cancelled run can resume" in response.content.decode()
+    assert "no failed or cancelled stage to resume" in response.content.decode()
 
 
 def test_an_operator_resumes_a_failed_run(operator, make_run, django_capture_on_commit_callbacks, monkeypatch):

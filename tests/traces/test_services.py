@@ -51,3 +51,13 @@ def test_only_the_flags_author_or_an_operator_removes_it(sample, bob, alice, dja
         sample_unflag(flag=flag, user=other)
     sample_unflag(flag=flag, user=alice)
     assert not Flag.objects.exists()
+
+
+def test_a_completion_with_a_nul_byte_is_stored_not_refused(make_run, make_samples):
+    # PostgreSQL refuses NUL in text; one such completion used to fail the whole stage.
+    stage = make_run()
+    make_samples(stage, steps=1, groups=1, per_group=1, completion="7\x00 bad byte",
+                 judge={"raw": "Verdict:\x00 correct"})
+    sample = Sample.objects.get(stage=stage)
+    assert sample.completion == "7\ufffd bad byte"
+    assert sample.judge["raw"] == "Verdict:\ufffd correct"

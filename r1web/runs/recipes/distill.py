@@ -44,7 +44,8 @@ def _teacher(values: dict, prompts) -> tuple[list[StageSpec], Checkpoint | str]:
     if teacher is not None:
         return [], teacher
     node = stages.grpo("teacher", "train the teacher (R1-Zero GRPO)", default_base(), prompts,
-                       {**values, "max_steps": None}, reward_funcs=DEMO_REWARD_FUNCS)
+                       {**values, "max_steps": values["teacher_steps"]},
+                       reward_funcs=DEMO_REWARD_FUNCS)
     return [node], node.key
 
 
@@ -100,6 +101,8 @@ RECIPE = RecipeSpec(
         Param("student", "model", "Student base", f"blank = {SMALL_BASE} (built if missing)"),
         Param("dataset", "dataset", "Prompts", "blank = the demo's synthetic tasks"),
         Param("max_steps", "int", "GRPO max_steps (student RL)", low=1, high=1_000_000),
+        Param("teacher_steps", "int", "GRPO max_steps of the teacher, when one is trained",
+              low=1, high=1_000_000),
         Param("eval_k", "int", "Samples per eval problem (k)", low=1, high=64),
         Param("eval_limit", "int", "Eval problems", low=1, high=100_000),
         Param("samples_per_prompt", "int", "Teacher samples per prompt", default=4, low=1,

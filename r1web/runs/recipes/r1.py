@@ -26,6 +26,7 @@ from r1web.runs.services import RunError
 from workers.domain.formats import COLD_START
 
 RULES = ["accuracy", "format", "language_consistency"]
+RM_DEMO_CONFIG = {"max_steps": 60, "learning_rate": 1e-3, "per_device_train_batch_size": 16}
 TRAIN = StageInput.Role.TRAIN
 
 
@@ -61,7 +62,7 @@ def _reward_model(values: dict) -> tuple[list[StageSpec], str | object]:
     node = StageSpec(
         "reward-model", StageKind.REWARD_MODEL, "reward model (helpfulness and harmlessness)",
         values["model"] or default_base(), [DataSpec(StageInput.Role.PREFERENCES, _preferences(values))],
-        {"max_steps": 60, "learning_rate": 1e-3, "per_device_train_batch_size": 16},
+        {**RM_DEMO_CONFIG, **(values["reward_config"] or {})},
     )
     return [node], node.key
 
@@ -154,6 +155,8 @@ RECIPE = RecipeSpec(
         Param("pass_rate_max", "float", "... and below", low=0.0, high=1.0),
         GRPO_CONFIG,
         SFT_CONFIG,
+        Param("reward_config", "config", "TRL RewardConfig", "RewardConfig fields of the "
+              "reward-model stage", default={}, config_class="RewardConfig"),
     ),
     build=build,
     run_name=run_name,
