@@ -31,9 +31,10 @@ from r1web.runs.recipes import RECIPES
 
 user = User.objects.create_user("alice", password="pw-alice-123")
 role_grant(user=user, role="operator")
-dataset_version_create(name="cold", kind="sft", source="test", records=[
-    {"prompt": "Find the largest of 1 2", "answer": "2",
-     "completion": "|special_token|2 > 1|special_token|2"}])
+for name in ("cold", "general"):
+    dataset_version_create(name=name, kind="sft", source="test", records=[
+        {"prompt": "Find the largest of 1 2", "answer": "2",
+         "completion": "|special_token|2 > 1|special_token|2"}])
 client = Client()
 client.force_login(user)
 statuses = {}
@@ -43,6 +44,8 @@ for name in RECIPES:
     data = {"queue": "cpu", "max_steps": "3"}
     if name == "cold-start-sft":
         data["dataset"] = "cold"
+    if name == "mix":
+        data.update(sources="cold,general", proportions="0.75,0.25")
     statuses[name] = client.post(url, data).status_code
 for page in ("runs:list", "runs:new", "datasets:list", "traces:list"):
     client.get(reverse(page))

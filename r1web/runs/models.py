@@ -33,6 +33,7 @@ class Recipe(models.TextChoices):
     COLD_START_SFT = "cold-start-sft", "Cold-start SFT"
     R1 = "r1", "R1 (cold start, reasoning RL, rejection sampling, SFT, two-stage RL)"
     DISTILL = "distill", "Distillation (SFT a small model on a teacher's samples)"
+    MIX = "mix", "Dataset mix"
     CUSTOM = "custom", "Custom"
 
 
@@ -45,6 +46,7 @@ class StageKind(models.TextChoices):
     MIX = "mix", "dataset mix"
     REWARD_MODEL = "reward_model", "reward model"
     BUILD_BASE = "build_base", "tiny base build"
+    ADD_COT = "add_cot", "CoT for non-reasoning data"
 
 
 class Checkpoint(models.Model):

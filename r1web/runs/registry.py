@@ -112,6 +112,8 @@ STAGE_KINDS: dict[str, StageKindSpec] = {
             StageKind.REWARD_MODEL, "workers.runners.reward_model:run_reward_model_stage", "RewardConfig",
             produces_model=True,
         ),
+        StageKindSpec(StageKind.ADD_COT, "workers.runners.cot:run_cot_stage",
+                      produces_dataset=True, check=_check_format),
         StageKindSpec(StageKind.BUILD_BASE, "workers.runners.build_base:run_build_base_stage",
                       produces_model=True),
     )

@@ -77,13 +77,14 @@ def test_the_r1_recipe_runs_every_stage_and_keeps_only_what_it_claims(
 ):
     start_worker()
     # Enough prompts that the mix has over a hundred examples to take shares of.
-    report = _run_recipe("r1", {**TINY, "rs_prompts": 400, "extra": ["reward_config"],
+    report = _run_recipe("r1", {**TINY, "rs_prompts": 400, "non_reasoning_cot": "true",
+                                "extra": ["reward_config", "non_reasoning_cot"],
                                 "reward_config": json.dumps(TINY["reward_config"])},
                          worker_env, queue)
     assert report["status"] == "succeeded"
     kinds = Counter(stage["kind"] for stage in report["stages"])
     assert kinds["grpo"] == 3 and kinds["sft"] == 2 and kinds["rejection_sampling"] == 2
-    assert kinds["mix"] == 1 and kinds["reward_model"] == 1
+    assert kinds["mix"] == 1 and kinds["reward_model"] == 1 and kinds["add_cot"] == 1
     assert {"base", "cold_start", "reasoning_rl", "sft", "final"} <= set(report["eval"])
     run = Run.objects.get(pk=report["run"])
     for stage in run.stages.filter(kind="rejection_sampling"):

@@ -145,3 +145,87 @@ def test_a_queue_no_worker_listens_on_is_refused(model_dir):
     with pytest.raises(RunError, match="queue 'celery-admin' is not one of cpu, gpu"):
         launch("r1-zero", {"model": "base"}, queue="celery-admin")
     assert nothing_written()
+
+
+def test_distill_samples_the_teacher_in_the_format_it_was_trained_to_answer(model_dir, make_run):
+    from r1web.runs.models import StageKind
+
+    sft = make_run(name="cold start", status="succeeded", kind=StageKind.SFT)
+    teacher = Checkpoint.objects.create(name="teacher", path=str(model_dir / "t"), produced_by=sft)
+    student = Checkpoint.objects.create(name="student", path=str(model_dir))
+    run = launch("distill", {"teacher": str(teacher.pk), "student": str(student.pk)})
+    sampling = run.stages.get(key="teacher-samples")
+    assert sampling.params["completion_format"] == "cold-start"
+    assert sampling.input_checkpoint == teacher
+    # The student base is R1-Zero-prompted; the distilled student answers as it was taught.
+    formats = dict(run.stages.filter(kind="eval").values_list("key", "params__completion_format"))
+    assert formats == {"eval-student-base": "r1-zero", "eval-distilled": "cold-start",
+                       "eval-student-rl": "r1-zero"}
+
+
+@pytest.fixture
+def two_sft_sets(db):
+    from r1web.datasets.services import dataset_version_create
+
+    for name in ("reasoning", "general"):
+        dataset_version_create(name=name, kind="sft", source="test", records=[
+            {"key": f"{name}{i}", "prompt": f"p{i}", "completion": f"c{i}"} for i in range(4)])
+
+
+@pytest.mark.parametrize("proportions, message", [
+    ("0.5,0.4", "must sum to 1"),
+    ("0.5,x", "numbers separated by commas"),
+    ("1.5,-0.5", "positive"),
+    ("1", "2 sources need 2 proportions"),
+])
+def test_mix_proportions_that_do_not_make_a_whole_are_refused(two_sft_sets, proportions, message):
+    with pytest.raises(RunError, match=message):
+        launch("mix", {"sources": "reasoning,general", "proportions": proportions})
+    assert nothing_written()
+
+
+def test_a_mix_pins_every_source_with_its_share(two_sft_sets):
+    run = launch("mix", {"sources": "reasoning,general@1", "proportions": "0.75,0.25"})
+    stage = run.stages.get()
+    shares = list(stage.inputs.order_by("pk").values_list("version__dataset__name", "weight"))
+    assert shares == [("reasoning", 0.75), ("general", 0.25)]
+    assert stage.status == "queued"
+
+
+@pytest.mark.parametrize("param", ["judge", "reward_model", "teacher"])
+def test_a_judge_reward_model_or_teacher_that_does_not_exist_is_refused(model_dir, param):
+    recipe = "distill" if param == "teacher" else "r1"
+    with pytest.raises(RunError, match="is not available"):
+        launch(recipe, {param: "9999", **({"model": "base"} if recipe == "r1" else {})})
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("param, field", [
+    ("sft_config", "warp_speed"), ("reward_config", "center_rewards_coefficent"),
+    ("grpo_config", "trust_remote_code"),
+])
+def test_any_trl_config_of_the_r1_recipe_is_checked(model_dir, param, field):
+    with pytest.raises(ConfigError, match=field):
+        launch("r1", {"model": "base", param: {field: 1}})
+    assert nothing_written()
+
+
+def test_distill_trains_and_evaluates_every_student_it_is_given(model_dir, models_dir):
+    other = models_dir / "other"
+    other.mkdir()
+    (other / "config.json").write_text("{}")
+    teacher = Checkpoint.objects.create(name="teacher", path=str(model_dir / "t"))
+    run = launch("distill", {"teacher": str(teacher.pk), "student": "base, other"})
+    labels = set(run.stages.filter(kind="eval").values_list("params__label", flat=True))
+    assert labels == {"student_base", "distilled", "student_rl", "student_base@other",
+                      "distilled@other", "student_rl@other"}
+    assert run.stages.filter(kind="sft").count() == 2
+
+
+def test_r1_can_add_a_cot_to_the_non_reasoning_data_before_mixing(model_dir):
+    run = launch("r1", {"model": "base", "non_reasoning_cot": True})
+    cot = run.stages.get(kind="add_cot")
+    assert cot.input_from == run.stages.get(key="reasoning-rl")
+    mix_sources = run.stages.get(kind="mix").inputs.order_by("pk")
+    assert [link.from_stage.key for link in mix_sources] == ["rejection-sampling",
+                                                             "non-reasoning-cot"]

@@ -22,7 +22,8 @@ BATCH = 32
 
 
 class RewardModelFunc:
-    """Scores ``prompt + text`` with a sequence classifier loaded once.
+    """Scores ``prompt + text`` with a sequence classifier loaded once, as the
+    probability (sigmoid of the score) that the text is the preferred one.
 
     The text is the parsed final answer (scope ``summary``) or the whole completion
     (scope ``response``). The tokenizer's EOS is appended as ``RewardTrainer`` did in
@@ -59,7 +60,10 @@ class RewardModelFunc:
         inputs = {key: value.to(self.device) for key, value in inputs.items()}
         with torch.inference_mode():
             logits = self.model(**inputs).logits[:, 0]
-        return [float(x) for x in logits.float().cpu()]
+        # A Bradley-Terry score's sigmoid is the probability the text would be preferred:
+        # bounded in [0, 1] like the rule rewards, so an unbounded score (a few units on
+        # degenerate text the model never saw) cannot outweigh being right.
+        return [float(x) for x in torch.sigmoid(logits.float()).cpu()]
 
 
 def reward_model_func(

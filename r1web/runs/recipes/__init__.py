@@ -6,7 +6,7 @@ parameters and stage graph.
 
 from __future__ import annotations
 
-from r1web.runs.recipes import cold_start, distill, r1, r1_zero
+from r1web.runs.recipes import cold_start, distill, mix, r1, r1_zero
 from r1web.runs.recipes.base import (
     Param,
     RecipeSpec,
@@ -18,7 +18,9 @@ from r1web.runs.recipes.base import (
 from r1web.runs.services import RunError
 
 RECIPES: dict[str, RecipeSpec] = {
-    spec.name: spec for spec in (r1_zero.RECIPE, cold_start.RECIPE, r1.RECIPE, distill.RECIPE)
+    spec.name: spec for spec in (
+        r1_zero.RECIPE, cold_start.RECIPE, r1.RECIPE, distill.RECIPE, mix.RECIPE
+    )
 }
 
 

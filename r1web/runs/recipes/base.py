@@ -34,7 +34,7 @@ class Param:
     """One thing a recipe asks for; ``kind`` decides how a raw value is read."""
 
     name: str
-    kind: str  # model, reward_model, dataset, int, float, str, choice, bool, config
+    kind: str  # model(s), reward_model, dataset, int, float, str, choice, bool, config
     label: str
     help: str = ""
     default: Any = None
@@ -171,6 +171,8 @@ def clean_value(param: Param, raw: Any) -> Any:
         return _config(param, raw)
     if param.kind == "model":
         return resolve_model(text)
+    if param.kind == "models":
+        return [resolve_model(part) for part in text.split(",") if part.strip()] or None
     if param.kind == "reward_model":
         return resolve_model(text, role=Checkpoint.Role.REWARD_MODEL)
     if param.kind == "dataset":
@@ -263,9 +265,11 @@ def _check_graph(specs: list[StageSpec]) -> list[dict]:
 def _run_config(cleaned: dict) -> dict:
     """What the run was launched with, as JSON (models and datasets by name)."""
     def plain(value):
-        if isinstance(value, (Checkpoint, DatasetVersion)):
-            return str(value) if isinstance(value, DatasetVersion) else value.path
-        return value
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        if isinstance(value, DatasetVersion):
+            return str(value)
+        return value.path if isinstance(value, Checkpoint) else value
 
     return {name: plain(value) for name, value in cleaned.items() if value is not None}
 

@@ -20,7 +20,7 @@ from r1web.runs.recipes.base import (
 from r1web.runs.recipes.cold_start import SFT_CONFIG
 from r1web.runs.recipes.r1_zero import GRPO_CONFIG
 from workers.domain.demo import DEMO_REWARD_FUNCS
-from workers.domain.formats import COLD_START
+from workers.domain.formats import COLD_START, R1_ZERO
 
 SMALL_BASE = "tiny-base-small"
 
@@ -39,54 +39,78 @@ def latest_demo_teacher() -> Checkpoint | None:
     return stage.output_checkpoint if stage else None
 
 
-def _teacher(values: dict, prompts) -> tuple[list[StageSpec], Checkpoint | str]:
+def spoken_format(checkpoint: Checkpoint) -> str:
+    """How a model answers: as the stage that made it prompted it (SFT teaches the
+    cold-start format); a base model answers the R1-Zero template."""
+    producer = checkpoint.produced_by
+    if producer is None:
+        return R1_ZERO
+    if producer.kind == StageKind.SFT:
+        return COLD_START
+    return producer.params.get("completion_format", R1_ZERO)
+
+
+def _teacher(values: dict, prompts) -> tuple[list[StageSpec], Checkpoint | str, str]:
     teacher = values["teacher"] or latest_demo_teacher()
     if teacher is not None:
-        return [], teacher
+        return [], teacher, spoken_format(teacher)
     node = stages.grpo("teacher", "train the teacher (R1-Zero GRPO)", default_base(), prompts,
                        {**values, "max_steps": values["teacher_steps"]},
                        reward_funcs=DEMO_REWARD_FUNCS)
-    return [node], node.key
+    return [node], node.key, R1_ZERO
 
 
-def _student(values: dict) -> tuple[list[StageSpec], Checkpoint | str]:
-    if values["student"] is not None:
+def _students(values: dict) -> tuple[list[StageSpec], list[Checkpoint | str]]:
+    if values["student"]:
         return [], values["student"]
     path = (Path(settings.MODELS_DIR) / SMALL_BASE).resolve()
     registered = Checkpoint.objects.filter(path=str(path)).first()
     if registered is not None and (path / "config.json").is_file():
-        return [], registered
+        return [], [registered]
     node = StageSpec("student-base", StageKind.BUILD_BASE, "build the student (small tiny base)",
                      params={"size": "small", "path": str(path), "seed": 0})
-    return [node], node.key
+    return [node], [node.key]
+
+
+def _student_nodes(student, index: int, prompts, values: dict) -> list[StageSpec]:
+    """Evaluate the student, distill it, and train it by GRPO instead, for comparison.
+    The first student's labels are plain (``student_base``); others' name the student."""
+    suffix = "" if index == 0 else f"-{index + 1}"
+    name = "" if index == 0 else f"@{student.name if isinstance(student, Checkpoint) else student}"
+    train = StageInput.Role.TRAIN
+    return [
+        stages.evaluate(f"eval-student-base{suffix}", f"evaluate the student base{suffix}",
+                        student, prompts, values, f"student_base{name}"),
+        stages.sft(f"distill{suffix}", f"distill: SFT student{suffix} on the teacher's samples",
+                   student, DataSpec(train, from_stage="teacher-samples"), values),
+        stages.evaluate(f"eval-distilled{suffix}", f"evaluate the distilled student{suffix}",
+                        f"distill{suffix}", prompts, values, f"distilled{name}", COLD_START),
+        stages.grpo(f"student-rl{suffix}", f"student{suffix} trained by GRPO directly", student,
+                    prompts, values, reward_funcs=DEMO_REWARD_FUNCS),
+        stages.evaluate(f"eval-student-rl{suffix}", f"evaluate the RL-trained student{suffix}",
+                        f"student-rl{suffix}", prompts, values, f"student_rl{name}"),
+    ]
 
 
 def build(values: dict) -> list[StageSpec]:
     prompts = prompts_dataset(values["dataset"])
-    teacher_nodes, teacher = _teacher(values, prompts)
-    student_nodes, student = _student(values)
-    train = StageInput.Role.TRAIN
+    teacher_nodes, teacher, teacher_format = _teacher(values, prompts)
+    build_nodes, students = _students(values)
+    per_student = [node for index, student in enumerate(students)
+                   for node in _student_nodes(student, index, prompts, values)]
     return [
         *teacher_nodes,
-        *student_nodes,
+        *build_nodes,
         stages.rejection_sampling("teacher-samples", "teacher samples (rejection sampling)",
-                                  teacher, prompts, values),
-        stages.evaluate("eval-student-base", "evaluate the student base", student, prompts,
-                        values, "student_base"),
-        stages.sft("distill", "distill: SFT the student on the teacher's samples", student,
-                   DataSpec(train, from_stage="teacher-samples"), values),
-        stages.evaluate("eval-distilled", "evaluate the distilled student", "distill", prompts,
-                        values, "distilled", COLD_START),
-        stages.grpo("student-rl", "the same student trained by GRPO directly", student,
-                    prompts, values, reward_funcs=DEMO_REWARD_FUNCS),
-        stages.evaluate("eval-student-rl", "evaluate the RL-trained student", "student-rl",
-                        prompts, values, "student_rl"),
+                                  teacher, prompts, values, completion_format=teacher_format),
+        *per_student,
     ]
 
 
 def run_name(values: dict) -> str:
     teacher = values["teacher"].name if values["teacher"] else "the demo teacher"
-    return f"distill {teacher} into {values['student'].name if values['student'] else SMALL_BASE}"
+    students = ", ".join(s.name for s in values["student"] or []) or SMALL_BASE
+    return f"distill {teacher} into {students}"
 
 
 RECIPE = RecipeSpec(
@@ -98,7 +122,8 @@ RECIPE = RecipeSpec(
         Param("name", "str", "Run name"),
         Param("teacher", "model", "Teacher", "blank = the latest R1-Zero/R1 checkpoint "
               "(trained first if there is none)"),
-        Param("student", "model", "Student base", f"blank = {SMALL_BASE} (built if missing)"),
+        Param("student", "models", "Students", "one or more student bases, comma-separated; "
+              f"blank = {SMALL_BASE} (built if missing)"),
         Param("dataset", "dataset", "Prompts", "blank = the demo's synthetic tasks"),
         Param("max_steps", "int", "GRPO max_steps (student RL)", low=1, high=1_000_000),
         Param("teacher_steps", "int", "GRPO max_steps of the teacher, when one is trained",

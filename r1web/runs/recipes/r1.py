@@ -27,6 +27,9 @@ from workers.domain.formats import COLD_START
 
 RULES = ["accuracy", "format", "language_consistency"]
 RM_DEMO_CONFIG = {"max_steps": 60, "learning_rate": 1e-3, "per_device_train_batch_size": 16}
+# A neural reward invites reward hacking (the R1 report's reason to avoid one in
+# reasoning RL): the preference stage moves slowly and stays near its start (KL).
+PREFERENCE_RL_CONFIG = {"learning_rate": 1e-4, "beta": 0.04}
 TRAIN = StageInput.Role.TRAIN
 
 
@@ -42,6 +45,19 @@ def _preferences(values: dict):
 
     version = values["preferences"] or preference_dataset_ensure()
     return dataset_kind_check(version, Dataset.Kind.PREFERENCE, "a reward model")
+
+
+def _general_data(values: dict) -> tuple[list[StageSpec], DataSpec]:
+    """The non-reasoning set, as it is or with a chain of thought the reasoning-RL model
+    writes before each human response (R1 prompted DeepSeek-V3 for these)."""
+    share = round(1 - values["reasoning_share"], 6)
+    general = _general(values)
+    if not values["non_reasoning_cot"]:
+        return [], DataSpec(TRAIN, general, weight=share)
+    node = StageSpec("non-reasoning-cot", StageKind.ADD_COT, "add a CoT to non-reasoning data",
+                     "reasoning-rl", [DataSpec(TRAIN, general)],
+                     params={"completion_format": COLD_START})
+    return [node], DataSpec(TRAIN, from_stage=node.key, weight=share)
 
 
 def _cold_start(base, prompts, values: dict) -> tuple[list[StageSpec], DataSpec]:
@@ -81,10 +97,10 @@ def build(values: dict) -> list[StageSpec]:
         raise RunError("reasoning_share must be between 0 and 1 (R1 used about 0.75)")
     base = values["model"] or default_base()
     prompts = prompts_dataset(values["dataset"])
-    general = _general(values)
     steps = values["max_steps"]
     cold_nodes, cold_data = _cold_start(base, prompts, values)
     rm_nodes, rm_source = _reward_model(values)
+    cot_nodes, general_data = _general_data(values)
     cold = COLD_START
     share = values["reasoning_share"]
     return [
@@ -100,9 +116,9 @@ def build(values: dict) -> list[StageSpec]:
                         values, "reasoning_rl", cold),
         stages.rejection_sampling("rejection-sampling", "rejection sampling", "reasoning-rl",
                                   prompts, values, completion_format=cold),
+        *cot_nodes,
         StageSpec("mix", StageKind.MIX, "mix reasoning and non-reasoning data", None, [
-            DataSpec(TRAIN, from_stage="rejection-sampling", weight=share),
-            DataSpec(TRAIN, general, weight=round(1 - share, 6)),
+            DataSpec(TRAIN, from_stage="rejection-sampling", weight=share), general_data,
         ], params={"proportions": [share, round(1 - share, 6)], "seed": 0}),
         stages.sft("sft", "SFT from the base on the mix", base, DataSpec(TRAIN, from_stage="mix"),
                    values),
@@ -111,8 +127,9 @@ def build(values: dict) -> list[StageSpec]:
         stages.grpo("rl-reasoning", "RL stage 1: reasoning (rules)", "sft", prompts, values,
                     reward_funcs=RULES, completion_format=cold, max_steps=steps or 60),
         stages.grpo("rl-preference", "RL stage 2: rules + preference reward models",
-                    "rl-reasoning", prompts, values, reward_funcs=RULES, completion_format=cold,
-                    max_steps=steps or 40,
+                    "rl-reasoning", prompts, {**values, "grpo_config": {
+                        **PREFERENCE_RL_CONFIG, **(values["grpo_config"] or {})}},
+                    reward_funcs=RULES, completion_format=cold, max_steps=steps or 40,
                     extra_params={"reward_models": _reward_models(rm_source)},
                     needs=tuple(node.key for node in rm_nodes)),
         stages.evaluate("eval-final", "evaluate final", "rl-preference", prompts, values,
@@ -139,6 +156,8 @@ RECIPE = RecipeSpec(
               "the demo's synthetic general set"),
         Param("preferences", "dataset", "Preference pairs", "prompt, chosen, rejected; blank "
               "= the demo's synthetic set"),
+        Param("non_reasoning_cot", "bool", "Add a CoT to the non-reasoning data",
+              "the reasoning-RL model writes a chain of thought before each response"),
         Param("reward_model", "reward_model", "Reward model", "a reward-model checkpoint; "
               "blank = train one on the preference pairs"),
         Param("judge", "model", "Generative judge", "a checkpoint that judges answers rules "
