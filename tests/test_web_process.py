@@ -35,6 +35,9 @@ for name in ("cold", "general"):
     dataset_version_create(name=name, kind="sft", source="test", records=[
         {"prompt": "Find the largest of 1 2", "answer": "2",
          "completion": "|special_token|2 > 1|special_token|2"}])
+dataset_version_create(name="pairs", kind="preference", source="test", records=[
+    {"prompt": "Find the largest of 1 2", "completion": "|special_token|2 > 1|special_token|2",
+     "rejected": "|special_token|no|special_token|1"}])
 client = Client()
 client.force_login(user)
 statuses = {}
@@ -46,6 +49,10 @@ for name in RECIPES:
         data["dataset"] = "cold"
     if name == "mix":
         data.update(sources="cold,general", proportions="0.75,0.25")
+    if name == "rejection-sampling":
+        data["model"] = "tiny-base"
+    if name == "reward-model":
+        data["preferences"] = "pairs"
     statuses[name] = client.post(url, data).status_code
 for page in ("runs:list", "runs:new", "datasets:list", "traces:list"):
     client.get(reverse(page))

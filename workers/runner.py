@@ -18,9 +18,20 @@ from workers.domain.formats import R1_ZERO, CompletionFormat, get_format
 log = logging.getLogger(__name__)
 
 
+def _quiet_progress_bars() -> None:
+    """datasets and transformers draw progress bars for every map and model load; in a
+    worker's log they are hundreds of lines per stage. The stage reports its own progress."""
+    import datasets
+    from transformers.utils import logging as transformers_logging
+
+    datasets.disable_progress_bars()
+    transformers_logging.disable_progress_bar()
+
+
 def execute(stage: Stage) -> None:
     from r1web.runs.registry import STAGE_KINDS
 
+    _quiet_progress_bars()
     spec = STAGE_KINDS.get(stage.kind)
     if spec is None:
         stage_fail(stage_pk=stage.pk, error=f"no runner for stage kind {stage.kind!r}")

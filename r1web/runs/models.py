@@ -34,6 +34,8 @@ class Recipe(models.TextChoices):
     R1 = "r1", "R1 (cold start, reasoning RL, rejection sampling, SFT, two-stage RL)"
     DISTILL = "distill", "Distillation (SFT a small model on a teacher's samples)"
     MIX = "mix", "Dataset mix"
+    REJECTION_SAMPLING = "rejection-sampling", "Rejection sampling"
+    REWARD_MODEL = "reward-model", "Reward model"
     CUSTOM = "custom", "Custom"
 
 

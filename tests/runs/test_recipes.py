@@ -229,3 +229,19 @@ def test_r1_can_add_a_cot_to_the_non_reasoning_data_before_mixing(model_dir):
     mix_sources = run.stages.get(kind="mix").inputs.order_by("pk")
     assert [link.from_stage.key for link in mix_sources] == ["rejection-sampling",
                                                              "non-reasoning-cot"]
+
+
+def test_rejection_sampling_runs_on_its_own_from_any_checkpoint(model_dir):
+    run = launch("rejection-sampling", {"model": "base", "completion_format": "cold-start",
+                                        "samples_per_prompt": 8, "keep_per_prompt": 2,
+                                        "pass_rate_min": 0.2, "pass_rate_max": 0.8})
+    stage = run.stages.get()
+    assert stage.kind == "rejection_sampling" and stage.status == "queued"
+    assert stage.params["pass_rate_window"] == [0.2, 0.8]
+    assert (stage.params["samples_per_prompt"], stage.params["keep_per_prompt"]) == (8, 2)
+
+
+def test_a_reward_model_needs_preference_pairs(model_dir, two_sft_sets):
+    with pytest.raises(RunError, match="needs preference"):
+        launch("reward-model", {"model": "base", "preferences": "reasoning"})
+    assert nothing_written()

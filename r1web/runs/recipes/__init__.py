@@ -6,7 +6,7 @@ parameters and stage graph.
 
 from __future__ import annotations
 
-from r1web.runs.recipes import cold_start, distill, mix, r1, r1_zero
+from r1web.runs.recipes import cold_start, distill, mix, r1, r1_zero, single
 from r1web.runs.recipes.base import (
     Param,
     RecipeSpec,
@@ -19,7 +19,8 @@ from r1web.runs.services import RunError
 
 RECIPES: dict[str, RecipeSpec] = {
     spec.name: spec for spec in (
-        r1_zero.RECIPE, cold_start.RECIPE, r1.RECIPE, distill.RECIPE, mix.RECIPE
+        r1_zero.RECIPE, cold_start.RECIPE, r1.RECIPE, distill.RECIPE, mix.RECIPE,
+        single.REJECTION_SAMPLING, single.REWARD_MODEL,
     )
 }
 
