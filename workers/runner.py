@@ -9,11 +9,11 @@ from pathlib import Path
 from django.conf import settings
 
 from r1web.datasets.models import Example
-from r1web.runs.models import Stage, StageInput, StageKind
+from r1web.runs.models import Stage, StageInput
 from r1web.runs.services import checkpoint_record, metrics_record, stage_fail, stage_succeed
-from workers.recording import DatabaseSink, Heartbeat
 from workers.domain.base import StageCancelled
 from workers.domain.formats import R1_ZERO, CompletionFormat, get_format
+from workers.recording import DatabaseSink, Heartbeat
 
 log = logging.getLogger(__name__)
 

@@ -108,5 +108,6 @@ class LaunchForm(forms.Form):
         data = self.cleaned_data
         return {
             p.name: data[p.name] for p in self.recipe.params
-            if data.get(p.name) not in (None, "", {}) and not (p.kind == "bool" and not data[p.name])
+            if data.get(p.name) not in (None, "", {})
+            and not (p.kind == "bool" and not data[p.name])
         }

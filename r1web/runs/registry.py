@@ -109,7 +109,8 @@ STAGE_KINDS: dict[str, StageKindSpec] = {
         StageKindSpec(StageKind.MIX, "workers.runners.mix:run_mix_stage", produces_dataset=True,
                       check=_check_mix),
         StageKindSpec(
-            StageKind.REWARD_MODEL, "workers.runners.reward_model:run_reward_model_stage", "RewardConfig",
+            StageKind.REWARD_MODEL, "workers.runners.reward_model:run_reward_model_stage",
+            "RewardConfig",
             produces_model=True,
         ),
         StageKindSpec(StageKind.ADD_COT, "workers.runners.cot:run_cot_stage",

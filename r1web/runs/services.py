@@ -306,7 +306,9 @@ def _fail_blocked(run: Run, error: str) -> None:
 
 
 @transaction.atomic
-def stage_fail(*, stage_pk: int, error: str, resumable: bool = False, cancelled: bool = False) -> None:
+def stage_fail(
+    *, stage_pk: int, error: str, resumable: bool = False, cancelled: bool = False
+) -> None:
     """Stop a stage; the stages that need it stay pending ("waiting on") until a resume."""
     now = timezone.now()
     status = Status.CANCELLED if cancelled else Status.FAILED
@@ -377,7 +379,8 @@ def metrics_record(*, stage_pk: int, step: int, values: dict[str, float]) -> Non
         rows, update_conflicts=True, unique_fields=["stage", "key", "step"], update_fields=["value"]
     )
     if rows:  # the chart summaries of this step's blocks
-        rollups.refresh(stage_pk=stage_pk, keys=[r.key for r in rows], first_step=step, last_step=step)
+        keys = [row.key for row in rows]
+        rollups.refresh(stage_pk=stage_pk, keys=keys, first_step=step, last_step=step)
 
 
 def _is_number(value) -> bool:

@@ -64,7 +64,8 @@ def test_a_model_under_the_models_directory_or_a_registered_checkpoint_is_accept
 
 
 def test_a_reward_model_is_not_accepted_as_a_policy(model_dir):
-    rm = Checkpoint.objects.create(name="rm", path=str(model_dir), role=Checkpoint.Role.REWARD_MODEL)
+    rm = Checkpoint.objects.create(name="rm", path=str(model_dir),
+                                   role=Checkpoint.Role.REWARD_MODEL)
     with pytest.raises(RunError, match="is not available"):
         launch("r1-zero", {"model": str(rm.pk)})
 

@@ -129,7 +129,8 @@ def default_base() -> Checkpoint:
 
 def resolve_version(name: str, number: int | None = None) -> DatasetVersion:
     versions = DatasetVersion.objects.filter(dataset__name=name).select_related("dataset")
-    version = versions.filter(number=number).first() if number else versions.order_by("-number").first()
+    newest = versions.order_by("-number")
+    version = versions.filter(number=number).first() if number else newest.first()
     if version is None:
         label = f"{name} v{number}" if number else name
         raise RunError(f"no dataset version {label}; import one with `manage.py import_dataset`")
@@ -250,7 +251,8 @@ def _check_graph(specs: list[StageSpec]) -> list[dict]:
     checked = []
     for spec in specs:
         kind = stage_kind(spec.kind)
-        refs = [r for r in (spec.model, *(d.from_stage for d in spec.datasets)) if isinstance(r, str) and r]
+        refs = [ref for ref in (spec.model, *(d.from_stage for d in spec.datasets))
+                if isinstance(ref, str) and ref]
         missing = [ref for ref in (*refs, *spec.needs) if ref not in seen]
         if missing or spec.key in seen:
             raise RunError(f"stage {spec.key}: unknown or later input stage(s) {missing}")

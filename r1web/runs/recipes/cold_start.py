@@ -15,7 +15,8 @@ SFT_CONFIG = Param("sft_config", "config", "TRL SFTConfig", "SFTConfig fields by
 def sft_dataset(version):
     if version is None:
         raise RunError("cold-start SFT needs a dataset (an SFT dataset, e.g. a frozen queue)")
-    if version.dataset.kind != Dataset.Kind.SFT or not version.examples.exclude(completion="").exists():
+    trainable = version.examples.exclude(completion="").exists()
+    if version.dataset.kind != Dataset.Kind.SFT or not trainable:
         raise RunError(f"{version} has no completions to train on; SFT needs an SFT dataset")
     return version
 

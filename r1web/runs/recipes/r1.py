@@ -77,7 +77,8 @@ def _reward_model(values: dict) -> tuple[list[StageSpec], str | object]:
         return [], values["reward_model"]
     node = StageSpec(
         "reward-model", StageKind.REWARD_MODEL, "reward model (helpfulness and harmlessness)",
-        values["model"] or default_base(), [DataSpec(StageInput.Role.PREFERENCES, _preferences(values))],
+        values["model"] or default_base(),
+        [DataSpec(StageInput.Role.PREFERENCES, _preferences(values))],
         {**RM_DEMO_CONFIG, **(values["reward_config"] or {})},
     )
     return [node], node.key
