@@ -45,3 +45,17 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def envheader(name: str) -> tuple[str, str] | None:
+    """A request header and the value that marks a request as secure, written as an
+    HTTP header line ("X-Forwarded-Proto: https"), as Django's META key and value."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    header, sep, value = (part.strip() for part in raw.partition(":"))
+    if not sep or not value or not header or not all(c.isalnum() or c == "-" for c in header):
+        raise ImproperlyConfigured(
+            f'{name} must look like "X-Forwarded-Proto: https", got {raw!r}'
+        )
+    return "HTTP_" + header.upper().replace("-", "_"), value

@@ -7,12 +7,15 @@ Postgres (psycopg 3) and ``CELERY_BROKER_URL`` to Redis.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import plotly
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
-from r1web.env import envbool, envint, envlist, envstr
+from r1web.env import envbool, envheader, envint, envlist, envstr
+from r1web.secret_key import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("R1WEB_VAR_DIR", str(BASE_DIR / "var")))
@@ -20,10 +23,23 @@ MODELS_DIR = VAR_DIR / "models"
 RUNS_DIR = VAR_DIR / "runs"
 TINY_BASE_DIR = Path(envstr("R1WEB_TINY_BASE", str(MODELS_DIR / "tiny-base")))
 
-SECRET_KEY = envstr("SECRET_KEY", "r1web-embedded-insecure-key-change-me")
 DEBUG = envbool("DEBUG", False)
+# Unset: a random key made once into VAR_DIR/secret_key. A placeholder or short key stops
+# the process unless DEBUG is on.
+SECRET_KEY = secret_key(value=envstr("SECRET_KEY", ""), var_dir=VAR_DIR, debug=DEBUG)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+
+# Behind TLS (docker-compose sets these for the web service). Off by default: the embedded
+# mode serves plain http on localhost, where secure cookies would never be sent back.
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", False)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+# Only behind a proxy that sets this header and drops the client's own copy of it.
+SECURE_PROXY_SSL_HEADER = envheader("SECURE_PROXY_SSL_HEADER")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -34,11 +50,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
+    "csp",
     "r1web.accounts",
     "r1web.runs",
     "r1web.traces",
     "r1web.datasets",
     "r1web.curation",
+    "r1web.audit",
 ]
 
 MIDDLEWARE = [
@@ -52,6 +71,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "r1web.urls"
@@ -100,6 +122,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# The throttle comes first: it refuses a locked-out username+address before any password
+# is checked. Sign-ins from code (no request) are not throttled.
+AUTHENTICATION_BACKENDS = [
+    "r1web.accounts.backends.ThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("R1WEB_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("R1WEB_LOGIN_COOLOFF_MINUTES", 15))
+# A username is locked from one address only, so a guesser elsewhere cannot lock its
+# owner out everywhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "r1web.accounts.backends.lockout_response"
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "runs:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -115,6 +151,25 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every requ
 # plotly.js is served from the plotly package itself, never from a CDN.
 STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent / "package_data")]
 WHITENOISE_USE_FINDERS = True  # serve without collectstatic in the embedded mode
+
+# Content Security Policy: scripts only from our own static files (htmx and plotly.js are
+# served locally, templates hold no inline script). Styles also allow 'unsafe-inline':
+# plotly.js writes style attributes and <style> rules as it draws, and the progress bars
+# size themselves with a style attribute; a style cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Celery. Stage tasks carry only a primary key; the database is the source of truth.
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")

@@ -10,4 +10,5 @@ urlpatterns = [
     path("traces/", include("r1web.traces.urls")),
     path("datasets/", include("r1web.datasets.urls")),
     path("curation/", include("r1web.curation.urls")),
+    path("audit/", include("r1web.audit.urls")),
 ]

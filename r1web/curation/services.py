@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from r1web.audit.models import Action
+from r1web.audit.services import audit_record
 from r1web.curation.models import CurationEdit, CurationItem, ItemStatus, Source
 from r1web.datasets.models import Dataset, DatasetVersion
 from r1web.datasets.services import dataset_version_create
@@ -100,7 +102,10 @@ def candidates_promote(
             CurationItem.objects.bulk_create(batch, ignore_conflicts=True)
             batch = []
     CurationItem.objects.bulk_create(batch, ignore_conflicts=True)
-    return CurationItem.objects.filter(dataset=dataset).count() - before
+    added = CurationItem.objects.filter(dataset=dataset).count() - before
+    audit_record(actor=user, action=Action.SAMPLES_PROMOTE, target=dataset,
+                 detail={"added": added, "source": source})
+    return added
 
 
 def candidates_from_stage(*, stage: Stage) -> int:
@@ -204,6 +209,7 @@ def curation_save(*, item: CurationItem, user, reasoning: str, summary: str) -> 
     locked.claim_expires_at = timezone.now() + LEASE
     locked.save(update_fields=["reasoning", "summary", "claim_expires_at"])
     _history(locked, user, CurationEdit.Action.EDIT)
+    audit_record(actor=user, action=Action.CURATION_EDIT, target=locked)
     return locked
 
 
@@ -224,6 +230,7 @@ def curation_accept(*, item: CurationItem, user, reasoning: str, summary: str) -
     locked.reasoning, locked.summary = reasoning.strip(), summary.strip()
     _decide(locked, user, ItemStatus.ACCEPTED)
     _history(locked, user, CurationEdit.Action.ACCEPT)
+    audit_record(actor=user, action=Action.CURATION_ACCEPT, target=locked)
     return locked
 
 
@@ -242,6 +249,7 @@ def curation_reject(*, item: CurationItem, user, reason: str) -> CurationItem:
         summary=locked.summary,
         reason=locked.reject_reason,
     )
+    audit_record(actor=user, action=Action.CURATION_REJECT, target=locked)
     return locked
 
 
@@ -303,10 +311,13 @@ def curation_freeze(*, dataset: Dataset, user) -> DatasetVersion:
     records = accepted_records(dataset)
     if not records:
         raise CurationError(f"{dataset.name} has no accepted candidates to freeze")
-    return dataset_version_create(
+    version = dataset_version_create(
         name=dataset.name,
         records=records,
         source=f"curation of {len(records)} accepted candidates",
         kind=Dataset.Kind.SFT,
         created_by=user,
     )
+    audit_record(actor=user, action=Action.DATASET_FREEZE, target=version,
+                 detail={"examples": len(records)})
+    return version

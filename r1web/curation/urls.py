@@ -12,7 +12,8 @@ urlpatterns = [
     path("items/<int:pk>/accept/", views.item_accept, name="accept"),
     path("items/<int:pk>/reject/", views.item_reject, name="reject"),
     path("items/<int:pk>/release/", views.item_release, name="release"),
-    path("<slug:name>/", views.queue, name="queue"),
-    path("<slug:name>/next/", views.queue_next, name="next"),
-    path("<slug:name>/freeze/", views.freeze, name="freeze"),
+    # Under their own prefix, so no dataset name can shadow a fixed path (or "items").
+    path("queues/<slug:name>/", views.queue, name="queue"),
+    path("queues/<slug:name>/next/", views.queue_next, name="next"),
+    path("queues/<slug:name>/freeze/", views.freeze, name="freeze"),
 ]

@@ -3,38 +3,35 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from r1web.accounts.roles import CURATOR, OPERATOR, has_role
+from r1web.accounts.access import role_required
+from r1web.accounts.roles import CURATOR, OPERATOR
 from r1web.curation import selectors, services
 from r1web.curation.forms import EditForm, GenerateForm, PromoteForm, RejectForm
 from r1web.curation.models import CurationItem
 from r1web.datasets.models import Dataset
+from r1web.htmx import render_partial, wants_partial
 from r1web.traces.models import Sample
 
 MAX_PROMOTE = 5000  # one click must not queue a whole run's millions of samples
 
 
-def _require(request: HttpRequest, role: str) -> None:
-    if not has_role(request.user, role):
-        raise PermissionDenied(f"this needs the {role} role")
-
-
+@require_GET
 def queue_index(request: HttpRequest) -> HttpResponse:
     context = {"queues": selectors.queues(), "generate_form": GenerateForm()}
     return render(request, "curation/index.html", context)
 
 
 @require_POST
+@role_required(CURATOR)
 def promote(request: HttpRequest) -> HttpResponse:
-    _require(request, CURATOR)
     form = PromoteForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("__all__", ["bad promotion request"])))
+        messages.error(request, _errors_text(form))
         return redirect("traces:list")
     data = form.cleaned_data
     samples = _promoted_samples(data)
@@ -42,11 +39,19 @@ def promote(request: HttpRequest) -> HttpResponse:
         messages.error(
             request, f"that filter matches more than {MAX_PROMOTE} samples; narrow it first"
         )
-        return redirect(reverse("traces:list") + "?" + data["filter_query"])
+        # Re-encoded: the posted text itself must never reach a Location header.
+        return redirect(reverse("traces:list") + "?" + data["filter"].urlencode())
     dataset = services.curation_dataset_get_or_create(name=data["dataset"], user=request.user)
     added = services.candidates_promote(samples=samples, dataset=dataset, user=request.user)
     messages.success(request, f"queued {added} new candidate(s) for {dataset.name}")
     return redirect("curation:queue", dataset.name)
+
+
+def _errors_text(form) -> str:
+    return " ".join(
+        error if name == "__all__" else f"{name}: {error}"
+        for name, errors in form.errors.items() for error in errors
+    )
 
 
 def _promoted_samples(data: dict):
@@ -54,9 +59,10 @@ def _promoted_samples(data: dict):
         return Sample.objects.filter(pk=data["sample"])
     from r1web.traces.selectors import filter_samples
 
-    return filter_samples(QueryDict(data["filter_query"]))
+    return filter_samples(data["filter"])
 
 
+@require_GET
 def queue(request: HttpRequest, name: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, name=name)
     item = services.held_item(dataset=dataset, user=request.user)
@@ -77,13 +83,12 @@ def _render_queue(
         "reject_form": reject_form or RejectForm(),
         "recent": selectors.recent_decisions(dataset, limit=10),
     }
-    template = "curation/queue.html" + ("#queue-item" if request.htmx else "")
-    return render(request, template, context, status=status)
+    return render_partial(request, "curation/queue.html", "queue-item", context, status=status)
 
 
 @require_POST
+@role_required(CURATOR)
 def queue_next(request: HttpRequest, name: str) -> HttpResponse:
-    _require(request, CURATOR)
     dataset = get_object_or_404(Dataset, name=name)
     if services.curation_claim_next(dataset=dataset, user=request.user) is None:
         messages.info(request, "nothing left to curate in this queue")
@@ -91,23 +96,24 @@ def queue_next(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _after_post(request: HttpRequest, dataset: Dataset) -> HttpResponse:
-    if request.htmx:
+    if wants_partial(request):
         return _render_queue(
             request, dataset, services.held_item(dataset=dataset, user=request.user)
         )
     return redirect("curation:queue", dataset.name)
 
 
-def _held(request: HttpRequest, pk: int) -> CurationItem:
-    _require(request, CURATOR)
+def _held(pk: int) -> CurationItem:
     return get_object_or_404(CurationItem.objects.select_related("dataset"), pk=pk)
 
 
 @require_POST
+@role_required(CURATOR)
 def item_save(request: HttpRequest, pk: int) -> HttpResponse:
-    item = _held(request, pk)
+    item = _held(pk)
     form = EditForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():  # its data is never used: a missing field would be a 500
+        return _refused(request, item, _errors_text(form), edit_form=form, status=400)
     try:
         services.curation_save(item=item, user=request.user, **form.cleaned_data)
     except services.CurationError as exc:
@@ -117,10 +123,12 @@ def item_save(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@role_required(CURATOR)
 def item_accept(request: HttpRequest, pk: int) -> HttpResponse:
-    item = _held(request, pk)
+    item = _held(pk)
     form = EditForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        return _refused(request, item, _errors_text(form), edit_form=form, status=400)
     try:
         services.curation_accept(item=item, user=request.user, **form.cleaned_data)
     except services.CurationError as exc:
@@ -130,12 +138,14 @@ def item_accept(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@role_required(CURATOR)
 def item_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    item = _held(request, pk)
+    item = _held(pk)
     form = RejectForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if not form.is_valid():
+        return _refused(request, item, _errors_text(form), reject_form=form, status=400)
     try:
-        services.curation_reject(item=item, user=request.user, reason=reason)
+        services.curation_reject(item=item, user=request.user, reason=form.cleaned_data["reason"])
     except services.CurationError as exc:
         return _refused(request, item, exc, reject_form=form)
     services.curation_claim_next(dataset=item.dataset, user=request.user)
@@ -143,28 +153,32 @@ def item_reject(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@role_required(CURATOR)
 def item_release(request: HttpRequest, pk: int) -> HttpResponse:
-    item = _held(request, pk)
+    item = _held(pk)
     services.curation_release(item=item, user=request.user)
     return redirect("curation:queue", item.dataset.name)
 
 
-def _refused(request, item: CurationItem, exc: Exception, **forms) -> HttpResponse:
-    messages.error(request, str(exc))
+def _refused(
+    request, item: CurationItem, error: Exception | str, *, status: int = 409, **forms
+) -> HttpResponse:
+    messages.error(request, str(error))
     held = services.held_item(dataset=item.dataset, user=request.user)
     if held is not None and held.pk != item.pk:
         forms = {}  # the posted text belongs to another item; show the held one as stored
-    return _render_queue(request, item.dataset, held, status=409, **forms)
+    return _render_queue(request, item.dataset, held, status=status, **forms)
 
 
+@require_GET
 def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(CurationItem, pk=pk)
     return render(request, "curation/item.html", {"item": selectors.item_with_history(item.pk)})
 
 
 @require_POST
+@role_required(CURATOR)
 def freeze(request: HttpRequest, name: str) -> HttpResponse:
-    _require(request, CURATOR)
     dataset = get_object_or_404(Dataset, name=name)
     try:
         version = services.curation_freeze(dataset=dataset, user=request.user)
@@ -176,8 +190,8 @@ def freeze(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_POST
+@role_required(OPERATOR)
 def generate(request: HttpRequest) -> HttpResponse:
-    _require(request, OPERATOR)
     from r1web.runs.recipes.generate import candidate_generation_create
     from r1web.runs.services import RunError
     from workers.domain.base import ConfigError

@@ -7,9 +7,12 @@ urlpatterns = [
     path("", views.dataset_list, name="list"),
     path("upload/", views.dataset_upload, name="upload"),
     path("examples/<int:pk>/", views.example_detail, name="example"),
-    path("<slug:name>/", views.dataset_detail, name="detail"),
-    path("<slug:name>/diff/", views.version_diff_view, name="diff"),
-    path("<slug:name>/v<int:number>/", views.version_detail, name="version"),
-    path("<slug:name>/v<int:number>/download.<str:fmt>", views.version_download, name="download"),
-    path("<slug:name>/v<int:number>/sft/", views.version_sft, name="sft"),
+    # A dataset's pages live under d/, which no fixed path uses: any name stays reachable
+    # (a dataset called "upload" used to hide behind the upload page).
+    path("d/<slug:name>/", views.dataset_detail, name="detail"),
+    path("d/<slug:name>/diff/", views.version_diff_view, name="diff"),
+    path("d/<slug:name>/v<int:number>/", views.version_detail, name="version"),
+    path("d/<slug:name>/v<int:number>/download.<str:fmt>", views.version_download,
+         name="download"),
+    path("d/<slug:name>/v<int:number>/sft/", views.version_sft, name="sft"),
 ]

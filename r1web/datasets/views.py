@@ -7,18 +7,19 @@ import tempfile
 from pathlib import Path
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from r1web.accounts.roles import CURATOR, OPERATOR, has_role
+from r1web.accounts.access import role_required
+from r1web.accounts.roles import CURATOR, OPERATOR
 from r1web.datasets import selectors
 from r1web.datasets.files import write_examples
 from r1web.datasets.forms import ColdStartSFTForm, DiffForm, UploadForm
 from r1web.datasets.models import Dataset, Example
 from r1web.datasets.services import DatasetError, dataset_import_file
+from r1web.htmx import render_partial
 
 EXAMPLES_PER_PAGE = 50
 DOWNLOADS = {
@@ -28,16 +29,13 @@ DOWNLOADS = {
 }
 
 
-def _require(request: HttpRequest, role: str) -> None:
-    if not has_role(request.user, role):
-        raise PermissionDenied(f"this needs the {role} role")
-
-
+@require_GET
 def dataset_list(request: HttpRequest) -> HttpResponse:
     context = {"datasets": selectors.datasets_with_counts(), "upload_form": UploadForm()}
     return render(request, "datasets/list.html", context)
 
 
+@require_GET
 def dataset_detail(request: HttpRequest, name: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, name=name)
     versions = list(selectors.dataset_versions(dataset))
@@ -49,6 +47,7 @@ def dataset_detail(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "datasets/detail.html", context)
 
 
+@require_GET
 def version_diff_view(request: HttpRequest, name: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, name=name)
     form = DiffForm(request.GET)
@@ -60,9 +59,12 @@ def version_diff_view(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "datasets/diff.html", context)
 
 
+@require_GET
 def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse:
     version = selectors.version_get(name, number)
     split = request.GET.get("split", "")
+    if len(split) > 20 or "\x00" in split:  # no stored split looks like this
+        raise Http404("no such split")
     page = Paginator(selectors.version_examples(version, split), EXAMPLES_PER_PAGE).get_page(
         request.GET.get("page")
     )
@@ -74,12 +76,10 @@ def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse
         "sft_form": ColdStartSFTForm(),
         "formats": DOWNLOADS,
     }
-    template = "datasets/version.html"
-    if request.htmx:
-        template += "#examples"
-    return render(request, template, context)
+    return render_partial(request, "datasets/version.html", "examples", context)
 
 
+@require_GET
 def example_detail(request: HttpRequest, pk: int) -> HttpResponse:
     example = get_object_or_404(Example.objects.select_related("version__dataset"), pk=pk)
     return render(
@@ -87,8 +87,9 @@ def example_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "POST"])
+@role_required(CURATOR)
 def dataset_upload(request: HttpRequest) -> HttpResponse:
-    _require(request, CURATOR)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -115,6 +116,7 @@ def _import_upload(data: dict, user):
         )
 
 
+@require_GET
 def version_download(request: HttpRequest, name: str, number: int, fmt: str) -> FileResponse:
     if fmt not in DOWNLOADS:
         raise Http404(f"no download format {fmt!r}")
@@ -131,8 +133,8 @@ def version_download(request: HttpRequest, name: str, number: int, fmt: str) -> 
 
 
 @require_POST
+@role_required(OPERATOR)
 def version_sft(request: HttpRequest, name: str, number: int) -> HttpResponse:
-    _require(request, OPERATOR)
     from r1web.runs.recipes import launch
     from r1web.runs.services import RunError
     from workers.domain.base import ConfigError

@@ -7,6 +7,7 @@ datasets) before anything is written.
 from __future__ import annotations
 
 import json
+import math
 
 from django import forms
 
@@ -26,9 +27,10 @@ def parse_trl_config(text: str, label: str = "TRL config") -> dict:
         raise forms.ValidationError(f"the {label} is too long or not text")
     if text.startswith("{"):
         try:
-            value = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            message = getattr(exc, "msg", "too deeply nested")
+            value = _json(text)
+        except (ValueError, RecursionError) as exc:
+            # ValueError: bad JSON, a non-finite number or an integer of thousands of digits
+            message = getattr(exc, "msg", None) or str(exc)[:100] or "too deeply nested"
             raise forms.ValidationError(f"not valid JSON: {message}") from None
         if not isinstance(value, dict) or _depth(value) > MAX_JSON_DEPTH:
             raise forms.ValidationError(f"the JSON must be a flat object of {label} fields")
@@ -42,21 +44,42 @@ def parse_trl_config(text: str, label: str = "TRL config") -> dict:
         if not sep or not key.strip():
             raise forms.ValidationError(f"line {number}: expected key=value, got {line[:80]!r}")
         config[key.strip()] = _value(raw.strip())
+    if _depth(config) > MAX_JSON_DEPTH:
+        raise forms.ValidationError(f"the values of the {label} are nested too deeply")
     return config
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as infinity
+        raise ValueError(f"{text[:40]} is not a finite number")
+    return value
+
+
+def _json(text: str):
+    """JSON as PostgreSQL stores it: NaN and Infinity are refused (jsonb has neither)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def _depth(value, level: int = 0) -> int:
-    if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level + 1)
-    return level
+    """How deeply ``value`` nests, counted no further than just past the limit (a
+    thousand-deep list must not exhaust Python's recursion limit here)."""
+    if level > MAX_JSON_DEPTH or not isinstance(value, dict | list):
+        return level
+    children = value.values() if isinstance(value, dict) else value
+    return max((_depth(child, level + 1) for child in children), default=level + 1)
 
 
 def _value(raw: str):
+    """A line's value: JSON when it reads as JSON, else the text itself ("NaN" and
+    "1e999" stay text, which the field checks then refuse)."""
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, RecursionError):
+        return _json(raw)
+    except (ValueError, RecursionError):
         return raw
 
 

@@ -64,8 +64,25 @@ def runs_active(runs: Iterable[Run]) -> bool:
     return any(not run.is_finished() for run in runs)
 
 
-def training_stage_ids(run: Run) -> list[int]:
-    return list(run.stages.filter(kind__in=TRAINING).values_list("pk", flat=True))
+def training_stage_ids(run: Run, stage_key: str = "") -> list[int]:
+    """The training stages a run's charts draw: all of them, or the one named by its key
+    (a recipe's keys are the same in every run, so compared runs line up)."""
+    stages = run.stages.filter(kind__in=TRAINING)
+    if stage_key:
+        picked = list(stages.filter(key=stage_key).values_list("pk", flat=True))
+        if picked:
+            return picked
+    return list(stages.values_list("pk", flat=True))
+
+
+def training_stages(run: Run) -> QuerySet[Stage]:
+    return run.stages.filter(kind__in=TRAINING).order_by("position")
+
+
+def clean_stage_key(raw: str | None) -> str:
+    """A stage key from a query string, or "" (all training stages)."""
+    text = (raw or "").strip()
+    return text if text and len(text) <= 60 and text.replace("-", "").isalnum() else ""
 
 
 def metric_keys(stage_ids: Sequence[int]) -> set[str]:
@@ -159,9 +176,11 @@ def flag_counts(run: Run, x_range: tuple[int, int] | None) -> list[charts.Point]
     return [(row["step"], row["n"]) for row in rows]
 
 
-def run_series(run: Run, x_range: tuple[int, int] | None, points: int) -> dict[str, list]:
+def run_series(
+    run: Run, x_range: tuple[int, int] | None, points: int, stage_key: str = ""
+) -> dict[str, list]:
     """Every chart series of a run: logged metrics first, sample statistics where missing."""
-    stage_ids = training_stage_ids(run)
+    stage_ids = training_stage_ids(run, stage_key)
     keys = metric_keys(stage_ids)
     series: dict[str, list] = {}
     for name, candidates in LOGGED_KEYS.items():
@@ -195,10 +214,15 @@ def reward_function_keys(keys: Iterable[str]) -> list[str]:
 
 
 def run_figures(
-    runs: Sequence[Run], x_range: tuple[int, int] | None, points: int, smoothing: float = 0.0
+    runs: Sequence[Run],
+    x_range: tuple[int, int] | None,
+    points: int,
+    smoothing: float = 0.0,
+    stage_key: str = "",
 ) -> dict:
     """Every chart of the run page, for one run or several overlaid."""
-    per_run = [(f"#{run.pk} {run.name}", run_series(run, x_range, points)) for run in runs]
+    per_run = [(f"#{run.pk} {run.name}", run_series(run, x_range, points, stage_key))
+               for run in runs]
     reward_keys = {k for _, s in per_run for k in s if k.startswith("rewards/")}
     chart_list = [charts.reward_chart(reward_keys), *charts.CHARTS[1:]]
     return {
@@ -246,16 +270,21 @@ def run_aha(run: Run) -> tuple[charts.Aha | None, list[Sample]]:
 
 def compare_runs(raw: str | None, run: Run) -> list[Run]:
     """The run itself and the runs named in ``?compare=1,2,3`` (unknown ids are dropped)."""
-    ids = [int(part) for part in (raw or "").split(",") if part.strip().isdigit()]
+    ids = parse_ids([raw or ""])[:MAX_COMPARED]
     others = Run.objects.filter(pk__in=[i for i in ids if i != run.pk])[:8]
     return [run, *others]
 
 
+MAX_X = 2**31 - 1  # steps are 32-bit integers in the database
+
+
 def parse_x_range(x0: str | None, x1: str | None) -> tuple[int, int] | None:
+    """The zoomed step range ``?x0=&x1=``, clamped to steps; None when either is unreadable."""
     try:
         lo, hi = int(float(x0)), int(float(x1))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: "inf"
         return None
+    lo, hi = (max(-MAX_X, min(MAX_X, x)) for x in (lo, hi))
     return (min(lo, hi), max(lo, hi))
 
 
@@ -352,14 +381,21 @@ def _graph_edges(stage: Stage, keys: dict[int, str]) -> list[graph.Edge]:
 MAX_COMPARED = 8
 
 
+MAX_ID_DIGITS = 18  # any bigint primary key, and never an int() of thousands of digits
+
+
 def parse_ids(values: Iterable[str]) -> list[int]:
-    """Ids from ``?runs=1,2&runs=3`` (comma lists, repeated parameters or both), in order."""
+    """Ids from ``?runs=1,2&runs=3`` (comma lists, repeated parameters or both), in order.
+
+    Anything else is dropped: "²" passes ``isdigit`` but is no number for ``int``.
+    """
     ids: list[int] = []
     for value in values:
         for part in value.split(","):
             part = part.strip()
-            if part.isdigit() and int(part) not in ids:
-                ids.append(int(part))
+            if part.isascii() and part.isdecimal() and len(part) <= MAX_ID_DIGITS:
+                if int(part) not in ids:
+                    ids.append(int(part))
     return ids
 
 

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from r1web.audit.models import Action
+from r1web.audit.services import audit_record
 from r1web.runs import rollups
 from r1web.runs.models import FINISHED, Checkpoint, MetricPoint, Run, Stage, StageKind, Status
 
@@ -337,7 +339,7 @@ def stages_reap_stale() -> int:
 
 
 @transaction.atomic
-def run_cancel(*, run: Run) -> None:
+def run_cancel(*, run: Run, acting_user=None) -> None:
     if run.is_finished():
         raise RunError(f"run {run.pk} has already {run.status}")
     now = timezone.now()
@@ -347,10 +349,11 @@ def run_cancel(*, run: Run) -> None:
         status=Status.CANCELLED, finished_at=now
     )
     run_refresh(run=run)
+    audit_record(actor=acting_user, action=Action.RUN_CANCEL, target=run)
 
 
 @transaction.atomic
-def run_resume(*, run: Run) -> Stage:
+def run_resume(*, run: Run, acting_user=None) -> Stage:
     """Restart the failed or cancelled stages of a run; the stages waiting on them
     follow. A stage with a checkpoint continues from it."""
     stages_reap_stale()
@@ -364,6 +367,8 @@ def run_resume(*, run: Run) -> Stage:
     queued = run_schedule(run=run)
     if not queued:
         raise RunError(f"run {run.pk}: no stage is ready to run")
+    audit_record(actor=acting_user, action=Action.RUN_RESUME, target=run,
+                 detail={"stage": queued[0].name})
     return queued[0]
 
 

@@ -8,36 +8,28 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from r1web.accounts.access import role_required
+from r1web.htmx import render_partial, stop_polling_when, wants_partial
 from r1web.accounts.roles import OPERATOR
 from r1web.runs import charts, compare, selectors
 from r1web.runs.forms import LaunchForm
 from r1web.runs.models import Checkpoint
 from r1web.runs.panels import stage_panel
 from r1web.runs.recipes import RECIPES, launch
-from r1web.runs.services import RunError, run_cancel, run_resume, stages_reap_stale
+from r1web.runs.services import RunError, run_cancel, run_resume
 from workers.domain.base import ConfigError
 
 
-def _stop_polling_when(finished: bool, response: HttpResponse) -> HttpResponse:
-    """htmx stops polling on status 286; the final fragment is still swapped in."""
-    if not finished:
-        return response
-    return HttpResponseStopPolling(response.content, content_type=response["Content-Type"])
-
-
+# Pages only read: a stage whose worker died is failed by the workers' reaper
+# (workers.tasks), by `run_recipe --wait` and by a resume, never by a GET.
 @require_GET
 def run_list(request):
-    stages_reap_stale()
     runs = list(selectors.runs_for_list()[:100])
     active = selectors.runs_active(runs)
-    template = "runs/list.html"
-    if request.htmx:
-        template += "#run-table"
-    response = render(request, template, {"runs": runs, "active": active})
-    return _stop_polling_when(bool(request.htmx) and not active, response)
+    response = render_partial(request, "runs/list.html", "run-table",
+                              {"runs": runs, "active": active})
+    return stop_polling_when(wants_partial(request) and not active, response)
 
 
 @require_GET
@@ -66,7 +58,6 @@ def run_launch(request, recipe: str):
 
 @require_GET
 def run_detail(request, pk: int):
-    stages_reap_stale()
     run = selectors.get_run_for_user(request, pk)
     stages = list(selectors.stages_of(run))
     context = {
@@ -75,15 +66,18 @@ def run_detail(request, pk: int):
         "graph": selectors.stage_graph(stages),
         "active": selectors.stages_active(stages),
     }
-    if request.htmx:
-        response = render(request, "runs/detail.html#stages", context)
-        return _stop_polling_when(not context["active"], response)
+    if wants_partial(request):
+        response = render_partial(request, "runs/detail.html", "stages", context)
+        return stop_polling_when(not context["active"], response)
     points = charts.clamp_points(request.GET.get("points"))
     smoothing = charts.clamp_smoothing(request.GET.get("smoothing"))
     compared = selectors.compare_runs(request.GET.get("compare"), run)
+    stage_key = selectors.clean_stage_key(request.GET.get("stage"))
     aha, aha_examples = selectors.run_aha(run)
     context |= {
-        "figures": selectors.run_figures(compared, None, points, smoothing),
+        "figures": selectors.run_figures(compared, None, points, smoothing, stage_key),
+        "training_stages": selectors.training_stages(run),
+        "chart_stage": stage_key,
         "points": points,
         "smoothing": smoothing,
         "compare": ",".join(str(r.pk) for r in compared[1:]),
@@ -91,7 +85,7 @@ def run_detail(request, pk: int):
         "aha": aha,
         "aha_examples": aha_examples,
     }
-    return render(request, "runs/detail.html", context)
+    return render_partial(request, "runs/detail.html", "stages", context)
 
 
 @require_GET
@@ -102,7 +96,8 @@ def run_chart_data(request, pk: int):
     x_range = selectors.parse_x_range(request.GET.get("x0"), request.GET.get("x1"))
     points = charts.clamp_points(request.GET.get("points"))
     smoothing = charts.clamp_smoothing(request.GET.get("smoothing"))
-    figures = selectors.run_figures(compared, x_range, points, smoothing)
+    stage_key = selectors.clean_stage_key(request.GET.get("stage"))
+    figures = selectors.run_figures(compared, x_range, points, smoothing, stage_key)
     live = any(not r.is_finished() for r in compared)
     return JsonResponse({"figures": figures, "live": live})
 
@@ -181,7 +176,7 @@ def run_metrics_csv(request, pk: int):
 def run_cancel_view(request, pk: int):
     run = selectors.get_run_for_user(request, pk)
     try:
-        run_cancel(run=run)
+        run_cancel(run=run, acting_user=request.user)
     except RunError as exc:
         messages.error(request, str(exc))
     else:
@@ -194,7 +189,7 @@ def run_cancel_view(request, pk: int):
 def run_resume_view(request, pk: int):
     run = selectors.get_run_for_user(request, pk)
     try:
-        stage = run_resume(run=run)
+        stage = run_resume(run=run, acting_user=request.user)
     except RunError as exc:
         messages.error(request, str(exc))
     else:
@@ -205,14 +200,12 @@ def run_resume_view(request, pk: int):
 @require_GET
 def stage_detail(request, pk: int):
     stage = selectors.get_stage_for_user(request, pk)
-    template = "runs/stage.html"
-    if request.htmx:
-        template += "#stage-progress"
+    partial = wants_partial(request)
     context = {"stage": stage, "run": stage.run}
-    if not request.htmx:
+    if not partial:
         context |= stage_panel(stage)
-    response = render(request, template, context)
-    return _stop_polling_when(bool(request.htmx) and stage.is_finished(), response)
+    response = render_partial(request, "runs/stage.html", "stage-progress", context)
+    return stop_polling_when(partial and stage.is_finished(), response)
 
 
 @require_GET

@@ -7,6 +7,11 @@ from django import forms
 from r1web.traces.models import FlagLabel
 from workers.domain.rejection import KEPT, VERDICTS
 
+# Bounds of what the database holds: a larger number is no id or step, and it would
+# overflow SQLite's integers (a 500) instead of matching nothing.
+MAX_ID = 2**63 - 1
+MAX_STEP = 2**31 - 1
+MAX_NOTE = 5000
 YES_NO = [("", "any"), ("yes", "yes"), ("no", "no")]
 FLAGGED = [("", "any or none"), ("any", "flagged (any label)"), *FlagLabel.choices]
 REJECTED = "rejected"  # any verdict but "kept"
@@ -27,10 +32,11 @@ SORTS = [
 
 
 class TraceFilterForm(forms.Form):
-    run = forms.IntegerField(required=False, min_value=1)
-    stage = forms.IntegerField(required=False, min_value=1)
-    step_min = forms.IntegerField(required=False, min_value=0, label="Step from")
-    step_max = forms.IntegerField(required=False, min_value=0, label="to")
+    run = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    stage = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    step_min = forms.IntegerField(required=False, min_value=0, max_value=MAX_STEP,
+                                  label="Step from")
+    step_max = forms.IntegerField(required=False, min_value=0, max_value=MAX_STEP, label="to")
     reward_min = forms.FloatField(required=False, label="Reward from")
     reward_max = forms.FloatField(required=False, label="to")
     correct = forms.ChoiceField(required=False, choices=YES_NO)
@@ -44,8 +50,32 @@ class TraceFilterForm(forms.Form):
     sort = forms.ChoiceField(required=False, choices=SORTS)
 
 
+class FlagForm(forms.Form):
+    """A flag as posted; the service checks what the label means."""
+
+    label = forms.CharField(max_length=20)
+    custom_label = forms.CharField(required=False, max_length=100)
+    note = forms.CharField(required=False, max_length=MAX_NOTE)
+
+    def error_text(self) -> str:
+        return " ".join(f"{name}: {error}" for name, errors in self.errors.items()
+                        for error in errors)
+
+
 def cleaned(params) -> dict:
     """The valid filters of ``params``; an invalid value is ignored, not an error page."""
     form = TraceFilterForm(params)
     form.is_valid()
     return {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+
+
+def narrowing(filters: dict) -> dict:
+    """The filters set that select fewer samples: the sort only orders them, and a
+    custom label counts only with the custom-label flag filter it refines."""
+    found = {
+        name: value for name, value in filters.items()
+        if name != "sort" and value not in (None, "")
+    }
+    if found.get("flagged") != FlagLabel.CUSTOM:
+        found.pop("flag_label", None)
+    return found

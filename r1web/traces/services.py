@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from r1web.audit.models import Action
+from r1web.audit.services import audit_record
 from r1web.safe_text import db_json, db_text
 from r1web.traces.models import Flag, FlagLabel, Sample
 
@@ -80,6 +82,8 @@ def sample_flag(*, sample: Sample, user, label: str, custom_label: str = "", not
         custom_label=custom_label,
         defaults={"note": note.strip(), "run_id": sample.run_id, "step": sample.step},
     )
+    audit_record(actor=user, action=Action.SAMPLE_FLAG, target=sample,
+                 detail={"label": custom_label or label})
     return flag
 
 
@@ -91,3 +95,5 @@ def sample_unflag(*, flag: Flag, user) -> None:
     if flag.created_by_id != user.pk and not has_role(user, OPERATOR):
         raise FlagError("only the person who set a flag can remove it")
     flag.delete()
+    audit_record(actor=user, action=Action.SAMPLE_UNFLAG, target=flag.sample,
+                 detail={"label": flag.custom_label or flag.label})

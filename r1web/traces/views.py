@@ -8,9 +8,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from r1web.accounts.access import role_required
 from r1web.accounts.roles import CURATOR
+from r1web.htmx import render_partial, wants_partial
 from r1web.runs.selectors import get_run_for_user
 from r1web.traces import selectors
-from r1web.traces.forms import TraceFilterForm
+from r1web.traces.forms import FlagForm, TraceFilterForm
 from r1web.traces.models import Flag, FlagLabel
 from r1web.traces.services import FlagError, sample_flag, sample_unflag
 
@@ -29,11 +30,8 @@ def sample_list(request):
     page = selectors.samples_page(request.GET)
     form = TraceFilterForm(request.GET or None)
     form.is_valid()
-    template = "traces/list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#results"
     run_id = form.cleaned_data.get("run") if form.is_bound else None
-    return render(request, template, {
+    return render_partial(request, "traces/list.html", "results", {
         "form": form,
         "page": page,
         "filter_query": _filter_query(request.GET),
@@ -59,7 +57,7 @@ def sample_detail(request, pk: int):
 
 def _flags_response(request, sample, error: str = ""):
     """htmx gets the flags fragment back; a plain form post goes back to the sample."""
-    if not request.htmx:
+    if not wants_partial(request):
         if error:
             messages.error(request, error)
         return redirect(f"{sample.get_absolute_url()}?{_filter_query(request.GET)}")
@@ -67,21 +65,19 @@ def _flags_response(request, sample, error: str = ""):
         "sample": sample, "flags": selectors.sample_flags(sample), "labels": FlagLabel,
         "error": error,
     }
-    return render(request, "traces/sample.html#flags", context, status=400 if error else 200)
+    return render_partial(request, "traces/sample.html", "flags", context,
+                          status=400 if error else 200)
 
 
 @require_POST
 @role_required(CURATOR)
 def flag_create(request, pk: int):
     sample = selectors.get_sample_for_user(request, pk)
+    form = FlagForm(request.POST)
+    if not form.is_valid():  # NUL bytes or over-long text would fail in the database
+        return _flags_response(request, sample, error=form.error_text())
     try:
-        sample_flag(
-            sample=sample,
-            user=request.user,
-            label=request.POST.get("label", ""),
-            custom_label=request.POST.get("custom_label", ""),
-            note=request.POST.get("note", ""),
-        )
+        sample_flag(sample=sample, user=request.user, **form.cleaned_data)
     except FlagError as exc:
         return _flags_response(request, sample, error=str(exc))
     return _flags_response(request, sample)
@@ -114,5 +110,8 @@ def group_detail(request, stage: int, step: int, group: int):
 def evolution(request, run: int):
     run = get_run_for_user(request, run)
     key = request.GET.get("key", "")
-    samples = selectors.evolution_samples(run, key) if key else []
+    # Stored keys hold no NUL and at most 200 characters: any other key matches nothing
+    # (and NUL would be refused by PostgreSQL: a 500, not an empty answer).
+    findable = key and len(key) <= 200 and "\x00" not in key
+    samples = selectors.evolution_samples(run, key) if findable else []
     return render(request, "traces/evolution.html", {"run": run, "key": key, "samples": samples})

@@ -45,6 +45,7 @@
         points: section.dataset.points, smoothing: section.dataset.smoothing || "0"
       });
       if (section.dataset.compare) params.set("compare", section.dataset.compare);
+      if (section.dataset.stage) params.set("stage", section.dataset.stage);
       if (state.x0 !== null) {
         params.set("x0", Math.floor(state.x0));
         params.set("x1", Math.ceil(state.x1));

@@ -238,3 +238,24 @@ def test_the_recipes_own_refusal_reaches_the_form_and_writes_nothing(operator, t
                              {"model": str(tiny_model.parent / "missing"), "queue": "cpu"})
     assert "is not available" in response.content.decode()
     assert Run.objects.count() == 0
+
+
+def test_a_multi_stage_runs_charts_can_show_one_training_stage(viewer, make_run):
+    from r1web.runs.models import MetricPoint, Stage, StageKind
+
+    first = make_run(status="succeeded", key="reasoning-rl")
+    second = Stage.objects.create(run=first.run, position=1, key="rl-final", name="final RL",
+                                  kind=StageKind.GRPO, status="succeeded")
+    MetricPoint.objects.create(stage=first, step=1, key="reward", value=0.25)
+    MetricPoint.objects.create(stage=second, step=1, key="reward", value=0.75)
+    url = reverse("runs:chart_data", args=[first.run_id])
+
+    def rewards(query: str) -> list:
+        figure = viewer.get(url + query).json()["figures"]["reward"]
+        return sorted(y for trace in figure["data"] if trace.get("name", "").endswith("reward")
+                      for y in trace["y"])
+
+    assert rewards("?stage=rl-final") == [0.75]
+    assert rewards("?stage=reasoning-rl") == [0.25]
+    page = viewer.get(reverse("runs:detail", args=[first.run_id])).content.decode()
+    assert '<option value="rl-final">final RL</option>' in page

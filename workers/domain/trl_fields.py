@@ -342,7 +342,10 @@ def _show_name(name: str) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        return "a number too long to show"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -360,6 +363,13 @@ def _check_value(name: str, value: Any, spec: FieldSpec) -> Any:
 def _is_number(value: Any) -> bool:
     # bool is an int subclass; true for a batch size is a slip, not a 1.
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float is no sensible setting either
+        return False
 
 
 def _in_range(value: float, spec: FieldSpec) -> bool:
@@ -381,7 +391,7 @@ def _check_int(name: str, value: Any, spec: FieldSpec) -> int:
 
 
 def _check_float(name: str, value: Any, spec: FieldSpec) -> float:
-    if not (_is_number(value) and math.isfinite(value) and _in_range(value, spec)):
+    if not (_is_number(value) and _is_finite(value) and _in_range(value, spec)):
         raise _refuse(name, value, spec)
     return float(value)
 
@@ -403,7 +413,7 @@ def _check_choice(name: str, value: Any, spec: FieldSpec) -> str:
 def _check_steps(name: str, value: Any, spec: FieldSpec) -> int | float:
     """transformers reads a value below 1 as a ratio of the total steps; above 1 it must
     be whole. Whole floats become ints so 10.0 and 10 store alike."""
-    if not (_is_number(value) and math.isfinite(value)):
+    if not (_is_number(value) and _is_finite(value)):
         raise _refuse(name, value, spec)
     if 0 <= value < 1 and (value > 0 or spec.lo == 0):
         return value if isinstance(value, int) else float(value)
@@ -415,7 +425,7 @@ def _check_steps(name: str, value: Any, spec: FieldSpec) -> int | float:
 def _check_float_list(name: str, value: Any, spec: FieldSpec) -> list[float]:
     if not (isinstance(value, list) and 1 <= len(value) <= spec.max_items):
         raise _refuse(name, value, spec)
-    if not all(_is_number(x) and math.isfinite(x) for x in value):
+    if not all(_is_number(x) and _is_finite(x) for x in value):
         raise ConfigError(f"{name} must hold finite numbers only")
     return [float(x) for x in value]
 

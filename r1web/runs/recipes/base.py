@@ -20,6 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from r1web.audit.models import Action
+from r1web.audit.services import audit_record
 from r1web.datasets.models import Dataset, DatasetVersion
 from r1web.runs.models import Checkpoint, Run, Stage, StageInput
 from r1web.runs.registry import stage_kind
@@ -228,6 +230,8 @@ def recipe_launch(*, recipe: RecipeSpec, values: dict, user=None, queue: str = "
         )
         create_stages(run, specs, checked, queue)
         run_start(run=run)
+        audit_record(actor=user, action=Action.RUN_LAUNCH, target=run,
+                     detail={"recipe": recipe.name, "queue": queue})
         return run
 
 

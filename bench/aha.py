@@ -1,0 +1,172 @@
+"""Measure the experimental "aha" demo: aha base -> held-out eval -> GRPO -> eval, per seed.
+
+    .venv/bin/python -m bench.aha --seeds 0 1 2 --work-dir /tmp/aha
+
+Prints, per seed, pass@1 / maj@k / mean length / reflection rate before and after, the
+share of effective checks (``aha_tasks.check_outcome``) among samples with a reflection
+phrase (late GRPO samples and held-out samples after training), the length and
+reflection curves over GRPO steps, and timings. Runs with the plain stage code and a
+MemorySink: no database, no worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from workers.domain.aha_tasks import check_outcome, generate
+from workers.domain.base import MemorySink
+
+GRPO_CONFIG: dict[str, Any] = {
+    "max_steps": 200,
+    "per_device_train_batch_size": 32,
+    "num_generations": 8,
+    "gradient_accumulation_steps": 1,
+    "steps_per_generation": 1,
+    "num_iterations": 1,
+    "learning_rate": 5e-4,
+    "lr_scheduler_type": "constant",
+    "warmup_steps": 0,
+    "max_completion_length": 96,
+    "temperature": 1.2,
+    "beta": 0.0,
+    "logging_steps": 1,
+    "save_strategy": "no",
+    "seed": 0,
+}
+EVAL: dict[str, Any] = {"problems": 100, "k": 8, "max_new_tokens": 96, "temperature": 1.0}
+TRAIN_PROBLEMS = 2000
+
+
+def _outcomes(records) -> dict[str, float]:
+    counts = Counter(check_outcome(r.completion, r.reference) for r in records)
+    reflective = counts["effective"] + counts["shallow"]
+    return {
+        "reflective": reflective,
+        "effective_share": round(counts["effective"] / reflective, 3) if reflective else 0.0,
+    }
+
+
+def _curve(records, bins: int = 5) -> list[dict[str, float]]:
+    steps = max(r.step for r in records)
+    width = max(1, steps // bins)
+    points = []
+    for start in range(1, steps + 1, width):
+        chunk = [r for r in records if start <= r.step < start + width]
+        if chunk:
+            points.append({
+                "from": start,
+                "acc": round(sum(r.correct for r in chunk) / len(chunk), 3),
+                "len": round(sum(r.length_tokens for r in chunk) / len(chunk), 1),
+                "refl": round(sum(bool(r.reflection_phrases) for r in chunk) / len(chunk), 3),
+            })
+    return points
+
+
+def _evaluate(model_path: str, test: list[dict], seed: int, settings: dict) -> tuple[dict, list]:
+    from workers.stages.evaluate import evaluate
+
+    sink = MemorySink()
+    args = {k: v for k, v in settings.items() if k != "problems"}
+    result = evaluate(model_path=model_path, examples=test, sink=sink, seed=seed, **args)
+    return result, sink.sample_records
+
+
+def _base_dir(root: Path, seed: int, corpus, train) -> Path:
+    tag = hashlib.sha1(json.dumps([asdict(corpus), asdict(train)]).encode()).hexdigest()[:8]
+    return root / f"base-{tag}-s{seed}"
+
+
+def run_seed(seed: int, work: Path, corpus, train, grpo: dict, settings: dict) -> dict:
+    from workers.stages.aha_base import build_aha_base
+    from workers.stages.grpo import run_grpo
+
+    timings: dict[str, float] = {}
+    base = _base_dir(work, seed, corpus, train)
+    t0 = time.perf_counter()
+    if not (base / "config.json").exists():
+        build_aha_base(base, seed=seed, corpus=corpus, train=train)
+    timings["build_base_s"] = time.perf_counter() - t0
+    train_set = generate(TRAIN_PROBLEMS, split="train", seed=seed)
+    test = generate(settings["problems"], split="test", seed=seed)
+    t0 = time.perf_counter()
+    before, before_records = _evaluate(str(base), test, seed, settings)
+    timings["eval_before_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sink = MemorySink()
+    out = work / f"grpo-s{seed}"
+    result = run_grpo(
+        model_path=str(base), train_examples=train_set, output_dir=str(out),
+        trl_config={**grpo, "seed": seed}, reward_funcs=["accuracy", "format"], sink=sink,
+    )
+    timings["grpo_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    after, after_records = _evaluate(result.checkpoint_path, test, seed, settings)
+    timings["eval_after_s"] = time.perf_counter() - t0
+    timings["demo_s"] = sum(v for k, v in timings.items() if k != "build_base_s")
+    late = [r for r in sink.sample_records if r.step > 0.8 * result.steps]
+    return {
+        "seed": seed,
+        "before": before, "after": after,
+        "checks_before": _outcomes(before_records),
+        "checks_after": _outcomes(after_records),
+        "checks_late_grpo": _outcomes(late),
+        "curve": _curve(sink.sample_records),
+        "timings": {k: round(v, 1) for k, v in timings.items()},
+        "examples_after": [r.completion for r in after_records[:: max(1, len(after_records) // 4)]],
+    }
+
+
+def _print(report: dict) -> None:
+    b, a = report["before"], report["after"]
+    print(f"== seed {report['seed']}")
+    for key in ("pass@1", "maj@k", "mean_length", "reflection_rate", "format_rate"):
+        print(f"  {key:16} before {b[key]:7.3f}   after {a[key]:7.3f}")
+    print("  checks before", report["checks_before"], "after", report["checks_after"],
+          "late grpo", report["checks_late_grpo"])
+    print("  curve", json.dumps(report["curve"]))
+    print("  timings", json.dumps(report["timings"]))
+    for text in report["examples_after"]:
+        print("   |", text.strip()[:200])
+    ok = {
+        "pass@1 +15": a["pass@1"] - b["pass@1"] >= 0.15,
+        "maj>pass": a["maj@k"] > a["pass@1"],
+        "length up": a["mean_length"] > b["mean_length"],
+        "reflection up": a["reflection_rate"] > b["reflection_rate"],
+    }
+    print("  curves held:", ok, flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from workers.stages.aha_base import AhaCorpusSpec
+    from workers.stages.tiny_base import TrainSpec
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/aha"))
+    parser.add_argument("--corpus", type=json.loads, default={}, help="AhaCorpusSpec fields")
+    parser.add_argument("--train", type=json.loads, default={}, help="TrainSpec fields")
+    parser.add_argument("--grpo", type=json.loads, default={}, help="GRPOConfig overrides")
+    parser.add_argument("--eval", type=json.loads, default={}, help="eval overrides")
+    parser.add_argument("--json", type=Path, help="also write the reports here")
+    args = parser.parse_args(argv)
+    corpus = replace(AhaCorpusSpec(), **args.corpus)
+    train = replace(TrainSpec(), **args.train)
+    grpo, settings = {**GRPO_CONFIG, **args.grpo}, {**EVAL, **args.eval}
+    print("corpus", asdict(corpus), "\ngrpo", grpo, "\neval", settings, flush=True)
+    reports = []
+    for seed in args.seeds:
+        reports.append(run_seed(seed, args.work_dir, corpus, train, grpo, settings))
+        _print(reports[-1])
+    if args.json:
+        args.json.write_text(json.dumps(reports, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Experimental tiny base for the "aha" sum task (see ``workers.domain.aha_tasks``).
+
+Same tokenizer, model and training loop as ``tiny_base``; only the corpus differs. By
+construction (``AhaCorpusSpec``):
+
+* most solutions guess the sum in one shot: "the sum is G ." (right ``p_guess_right``
+  of the time, else off by 1 to 5);
+* ``p_check`` of them guess, then check by steps and fix the guess: "the sum is G .
+  wait , let me add step by step . 3 + 5 = 8 . ... the sum is S ." (S right unless a
+  step slips, ``p_step_error``, in which case a step-level "wait" fixes it);
+* ``p_chain`` of them add by steps with no guess and no check;
+* ``p_bad_format`` break the tags;
+* alongside, "pretraining knowledge" (``fact_text``): a list of digits followed by its
+  step-by-step additions, no template, so the step skill is there to be used.
+
+Nothing here makes RL prefer the check; it can only prefer it because it pays.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from workers.domain.aha_tasks import generate
+from workers.domain.base import StageSink
+from workers.domain.prompts import render_r1_zero
+from workers.stages.tiny_base import (
+    ModelSpec,
+    TrainSpec,
+    _encode,
+    _fact_batch,
+    _make_model,
+    _train,
+    template_prefix_ids,
+    train_tokenizer,
+)
+
+
+@dataclass(frozen=True)
+class AhaCorpusSpec:
+    p_check: float = 0.12
+    p_chain: float = 0.0
+    p_guess_right: float = 0.25
+    p_step_error: float = 0.0
+    p_bad_format: float = 0.1
+    check_phrase: str = "wait , let me add step by step ."
+
+
+def _guess(rng: random.Random, answer: int, p_right: float) -> int:
+    if rng.random() < p_right:
+        return answer
+    return max(1, answer + rng.choice([-5, -4, -3, -2, -1, 1, 2, 3, 4, 5]))
+
+
+def chain_text(digits: list[int], rng: random.Random | None = None, p_error: float = 0.0) -> str:
+    """ "3 + 5 = 8 . 8 + 7 = 15 ." ; with ``p_error`` a step slips and is fixed at once."""
+    total, steps = digits[0], []
+    for d in digits[1:]:
+        right = total + d
+        if rng is not None and rng.random() < p_error:
+            slip = right + rng.choice([-2, -1, 1, 2])
+            steps.append(f"{total} + {d} = {slip} . wait , {total} + {d} = {right} .")
+        else:
+            steps.append(f"{total} + {d} = {right} .")
+        total = right
+    return " ".join(steps)
+
+
+def solution_text(example: dict, rng: random.Random, spec: AhaCorpusSpec) -> str:
+    digits, answer = example["digits"], int(example["answer"])
+    roll = rng.random()
+    if roll < spec.p_check:
+        guess = _guess(rng, answer, spec.p_guess_right)
+        chain = chain_text(digits, rng, spec.p_step_error)
+        think = f"the sum is {guess} . {spec.check_phrase} {chain} the sum is {answer} ."
+        final = answer
+    elif roll < spec.p_check + spec.p_chain:
+        think = f"{chain_text(digits, rng, spec.p_step_error)} the sum is {answer} ."
+        final = answer
+    else:
+        final = _guess(rng, answer, spec.p_guess_right)
+        think = f"the sum is {final} ."
+    return _format(think, final, rng, spec)
+
+
+def _format(think: str, final: int, rng: random.Random, spec: AhaCorpusSpec) -> str:
+    if rng.random() >= spec.p_bad_format:
+        return f" <think> {think} </think> <answer> {final} </answer>"
+    if rng.random() < 0.5:
+        return f" <think> {think} <answer> {final} </answer>"
+    return f" <think> {think} </think> the answer is {final} ."
+
+
+def build_corpus(n: int, seed: int, spec: AhaCorpusSpec) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    problems = generate(min(n, 20000), split="train", seed=seed)
+    return [
+        (render_r1_zero(p["prompt"]), solution_text(p, rng, spec))
+        for p in (problems[i % len(problems)] for i in range(n))
+    ]
+
+
+def fact_text(digits: list[int]) -> str:
+    return f" {' '.join(map(str, digits))} : {chain_text(digits)}"
+
+
+def build_facts(n: int, seed: int) -> list[str]:
+    problems = generate(min(n, 20000), split="train", seed=seed + 1)
+    return [fact_text(problems[i % len(problems)]["digits"]) for i in range(n)]
+
+
+def build_aha_base(
+    out_dir: str | Path,
+    seed: int = 0,
+    *,
+    corpus: AhaCorpusSpec = AhaCorpusSpec(),
+    model_spec: ModelSpec = ModelSpec(),
+    train: TrainSpec = TrainSpec(),
+    sink: StageSink | None = None,
+) -> dict:
+    """Train and save the aha base to ``out_dir``; returns (and writes) a summary."""
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(train.threads)
+    try:
+        pairs = build_corpus(train.n_examples, seed, corpus)
+        facts_texts = build_facts(train.facts_per_step * (len(pairs) // train.batch_size), seed)
+        tokenizer = train_tokenizer(
+            [p + s for p, s in pairs[:4000]] + facts_texts[:2000], model_spec.vocab_size
+        )
+        prefix = template_prefix_ids(tokenizer)
+        rows = _encode(tokenizer, pairs, prefix)
+        model = _make_model(tokenizer, model_spec)
+        n = train.facts_per_step
+        facts = [
+            _fact_batch(tokenizer, facts_texts[i : i + n]) for i in range(0, len(facts_texts), n)
+        ]
+        final_loss = _train(model, rows, prefix, facts, tokenizer.pad_token_id, train, sink)
+    finally:
+        torch.set_num_threads(previous_threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    summary = {
+        "seed": seed,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "mean_tokens": len(prefix) + sum(len(r) for r, _ in rows) / len(rows),
+        "final_loss": final_loss,
+        "seconds": round(time.perf_counter() - started, 1),
+        "corpus": asdict(corpus),
+        "model": asdict(model_spec),
+        "train": asdict(train),
+    }
+    (out / "aha_base.json").write_text(json.dumps(summary, indent=2))
+    return summary
