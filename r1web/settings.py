@@ -198,6 +198,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 R1WEB_HEARTBEAT_SECONDS = envint("R1WEB_HEARTBEAT_SECONDS", 10)
 R1WEB_STALE_AFTER_SECONDS = envint("R1WEB_STALE_AFTER_SECONDS", 90)
 
+# Dataset uploads: a file over the size or row limit is refused with a message; one over a
+# task threshold is imported by a worker (on R1WEB_IMPORT_QUEUE) behind a progress page,
+# so no web worker ever parses a large file.
+R1WEB_UPLOAD_MAX_BYTES = envint("R1WEB_UPLOAD_MAX_BYTES", 512 * 2**20)
+R1WEB_UPLOAD_MAX_ROWS = envint("R1WEB_UPLOAD_MAX_ROWS", 5_000_000)
+R1WEB_UPLOAD_TASK_BYTES = envint("R1WEB_UPLOAD_TASK_BYTES", 5 * 2**20)
+R1WEB_UPLOAD_TASK_ROWS = envint("R1WEB_UPLOAD_TASK_ROWS", 20_000)
+R1WEB_IMPORT_QUEUE = envstr("R1WEB_IMPORT_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 
 from celery import shared_task
 from celery.signals import worker_ready
@@ -24,9 +25,53 @@ def run_stage(stage_pk: int) -> None:
     execute(stage)
 
 
-@worker_ready.connect
-def _reap_on_start(**_kwargs) -> None:
-    # A worker that starts after a crash finds the stages its predecessor left running.
+@shared_task(name="r1web.import_dataset")
+def import_dataset(import_pk: int) -> None:
+    """A large dataset upload (r1web.datasets.imports): plain code, no torch."""
+    from r1web.datasets.imports import dataset_import_run
+
+    dataset_import_run(import_pk=import_pk)
+
+
+def reap_stale_once() -> int:
+    """One pass of the reaper: fail the running stages whose worker stopped beating.
+
+    Runs in its own thread, so it has its own database connection: closed after every
+    pass, never left to time out between passes. A failed pass is logged, never raised:
+    the next one tries again.
+    """
+    from django.db import close_old_connections, connection
+
+    from r1web.datasets.imports import dataset_imports_reap_stale
     from r1web.runs.services import stages_reap_stale
 
-    stages_reap_stale()
+    try:
+        close_old_connections()
+        # Imports too: a dead worker's import is failed and its uploaded file removed.
+        return stages_reap_stale() + dataset_imports_reap_stale()
+    except Exception:
+        log.exception("reaping stale stages failed; retrying in the next pass")
+        return 0
+    finally:
+        connection.close()
+
+
+def _reap_forever(stop: threading.Event, interval: float) -> None:
+    reap_stale_once()
+    while not stop.wait(interval):
+        reap_stale_once()
+
+
+@worker_ready.connect
+def _start_reaper(**_kwargs) -> None:
+    # Pages never write (no writes on GET), so the workers reap: at once for the stages
+    # a crashed predecessor left running, then every heartbeat interval. Several workers
+    # reaping at once is safe: failing a stage is a conditional update.
+    from django.conf import settings
+
+    threading.Thread(
+        target=_reap_forever,
+        args=(threading.Event(), settings.R1WEB_HEARTBEAT_SECONDS),
+        name="r1web-reaper",
+        daemon=True,
+    ).start()

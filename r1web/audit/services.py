@@ -11,7 +11,9 @@ from r1web.audit.models import Action, AuditEvent
 from r1web.safe_text import db_json, db_text
 
 
-def audit_record(*, actor, action: str, target: models.Model, detail: dict | None = None) -> AuditEvent:
+def audit_record(
+    *, actor, action: str, target: models.Model, detail: dict | None = None
+) -> AuditEvent:
     """Record that ``actor`` (a user, or None for no signed-in person) did ``action`` to
     ``target``, a saved row. ``detail`` is small JSON (counts, labels), never secrets."""
     if action not in Action.values:

@@ -4,28 +4,48 @@ Pure functions over the plain example dicts (no database). What is exported is e
 what the content hash covers (split, task, prompt, answer, completion, and a preference
 pair's rejected response) plus the key and the provenance, in position order, so
 importing an exported file gives the same hash. A file whose first row has ``chosen`` is
-a preference file (``prompt``, ``chosen``, ``rejected`` on every row). Reading is
-all-or-nothing: a bad row raises ``DatasetFileError`` naming it.
+a preference file (``prompt``, ``chosen``, ``rejected`` on every row). A bad row raises
+``DatasetFileError`` naming it.
+
+Reading streams: ``iter_examples`` yields one example at a time (JSONL line by line,
+Parquet and Arrow by record batches), so a caller that checks a whole file before
+writing anything (all-or-nothing) holds one row, not the file, in memory.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from workers.domain.datafiles import DatasetFileError, decode_line, load_object, parse_line
+from workers.domain.datafiles import (
+    DatasetFileError,
+    example_from_object,
+    iter_lines,
+    load_object,
+    optional_text,
+    text_value,
+)
 from workers.domain.preferences import is_preference_row, preference_from_row
 
 FORMATS = ("jsonl", "gsm8k", "parquet", "hf")
 COLUMNS = ("key", "split", "task", "prompt", "answer", "completion", "provenance")
 REJECTED = "rejected"  # exported only by versions that hold preference pairs
+# The lengths of the Example columns these fields are stored in: a longer value is
+# refused here, with its row named, rather than by the database in the middle of a write.
+MAX_LENGTHS = {"split": 20, "task": 50}
+ARROW_BATCH_ROWS = 2048
+PROGRESS_EVERY = 1000  # rows between two progress reports
+
+Progress = Callable[[int, float], None]  # rows read so far, and the share of the file
 
 
-def detect_format(path: Path) -> str:
+def detect_format(path: Path, name: str | None = None) -> str:
+    """``name`` is the file's own name where ``path`` is where it is stored (an upload)."""
     if path.is_dir():
         return "hf"
-    return "parquet" if path.suffix == ".parquet" else "jsonl"
+    return "parquet" if Path(name or path.name).suffix == ".parquet" else "jsonl"
 
 
 def read_examples(path: str | Path, *, fmt: str = "auto", split: str = "train") -> list[dict]:
@@ -33,84 +53,139 @@ def read_examples(path: str | Path, *, fmt: str = "auto", split: str = "train") 
 
     ``split`` is used for rows that name none (GSM8K's files are one split each).
     """
+    return list(iter_examples(path, fmt=fmt, split=split))
+
+
+def iter_examples(
+    path: str | Path,
+    *,
+    fmt: str = "auto",
+    split: str = "train",
+    name: str | None = None,
+    on_progress: Progress | None = None,
+) -> Iterator[dict]:
+    """The examples of a file one at a time; raises ``DatasetFileError`` at the first bad
+    row, or at the end if there was none.
+
+    ``name`` is the file name that keys, provenance and messages use (default: the
+    path's); ``on_progress`` hears now and then how much of the file has been read.
+    """
     path = Path(path)
-    fmt = detect_format(path) if fmt == "auto" else fmt
+    name = name or path.name
+    fmt = detect_format(path, name) if fmt == "auto" else fmt
     if fmt not in FORMATS:
         raise DatasetFileError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if fmt in ("jsonl", "gsm8k"):
-        records = _read_jsonl(path.read_bytes(), path.name)
+        records = _jsonl_records(path, name, on_progress)
     elif fmt == "parquet":
-        records = _read_rows(_parquet_rows(path), path.name)
+        records = _row_records(_parquet_rows(path, name, on_progress), name)
     else:
-        records = _read_rows(_hf_rows(path), path.name)
-    if not records:
-        raise DatasetFileError(f"{path.name}: no examples")
-    for record in records:
+        records = _row_records(_hf_rows(path, name), name)
+    count = 0
+    for count, record in enumerate(records, start=1):
         record["split"] = record.get("split") or split
-    return records
+        yield record
+    if not count:
+        raise DatasetFileError(f"{name}: no examples")
 
 
-def _read_jsonl(data: bytes, name: str) -> list[dict]:
-    records = []
+def _jsonl_records(path: Path, name: str, on_progress: Progress | None) -> Iterator[dict]:
+    size = max(path.stat().st_size, 1)
     preferences = None  # decided by the first object: a file is one kind throughout
-    for lineno, raw in enumerate(data.split(b"\n"), start=1):
-        text = decode_line(raw, name, lineno).strip()
-        if not text:
-            continue
-        row = load_object(text, name, lineno)
+    with path.open("rb") as stream:
+        for count, (lineno, text) in enumerate(iter_lines(stream, name), start=1):
+            row = load_object(text, name, lineno)
+            if preferences is None:
+                preferences = is_preference_row(row)
+            yield _record(row, preferences, name, "line", lineno)
+            if on_progress and count % PROGRESS_EVERY == 0:
+                on_progress(count, stream.tell() / size)
+
+
+def _row_records(rows: Iterable[dict], name: str) -> Iterator[dict]:
+    preferences = None
+    for number, row in enumerate(rows, start=1):
         if preferences is None:
             preferences = is_preference_row(row)
-        where, key = f"{name} line {lineno}", f"{name}:{lineno}"
-        if preferences:
-            records.append(_preference_row(row, where, key, {"file": name, "line": lineno}))
-        elif _is_exported(row):
-            records.append(_exported_row(row, where, key))
-        else:  # GSM8K, prompt/answer, prompt/response or chat lines: the shared parser
-            records.append(_from_parse_line(text, name, lineno))
-    return records
+        yield _record(_plain_row(row), preferences, name, "row", number)
 
 
-def _preference_row(row: dict[str, Any], where: str, key: str, provenance: dict) -> dict:
-    record = preference_from_row(row, where, key)
-    record["provenance"] = _provenance(row.get("provenance")) or provenance
+def _record(row: dict[str, Any], preferences: bool, name: str, unit: str, number: int) -> dict:
+    where, key = f"{name} {unit} {number}", f"{name}:{number}"
+    if preferences:
+        record = preference_from_row(row, where, key)
+        record["provenance"] = _provenance(row, where) or {"file": name, unit: number}
+    elif _is_exported(row):
+        record = _exported_row(row, where, key)
+    else:  # GSM8K, prompt/answer, prompt/response or chat rows: the shared parser
+        record = example_from_object(row, name, number)
+        record["provenance"] = {"file": name, unit: number}
+    _check_lengths(record, where)
     return record
 
 
-def _provenance(value: Any) -> dict:
+def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
+    # A Parquet "binary" column often holds text; any other odd value (a list, a struct,
+    # a timestamp) is left for the field checks to refuse where a text is needed.
+    return {
+        column: _utf8_or_bytes(value) if isinstance(value, bytes) else value
+        for column, value in row.items()
+    }
+
+
+def _utf8_or_bytes(value: bytes) -> str | bytes:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
+
+
+def _check_lengths(record: dict, where: str) -> None:
+    for field, limit in MAX_LENGTHS.items():
+        if len(str(record.get(field) or "")) > limit:
+            raise DatasetFileError(f"{where}: field {field!r} is longer than {limit} characters")
+
+
+def _provenance(row: dict[str, Any], where: str) -> dict:
     # Parquet and HF exports store it as a JSON string; JSONL as an object.
+    value = row.get("provenance")
     if isinstance(value, str):
-        return json.loads(value) if value else {}
-    return value or {}
+        try:
+            value = load_object(value, where, 0) if value.strip() else {}
+        except DatasetFileError:
+            raise DatasetFileError(f"{where}: field 'provenance' is not a JSON object") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DatasetFileError(f"{where}: field 'provenance' must be an object")
+    try:  # stored as JSON: a struct holding bytes or NaN could not be
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise DatasetFileError(f"{where}: field 'provenance' holds values JSON cannot") from None
+    return value
 
 
 def _is_exported(row: dict) -> bool:
     return "question" not in row and ("completion" in row or "provenance" in row)
 
 
-def _from_parse_line(text: str, name: str, lineno: int) -> dict:
-    example = parse_line(text, name, lineno)
-    example["provenance"] = {"file": name, "line": lineno}
-    return example
-
-
 def _exported_row(row: dict[str, Any], where: str, default_key: str) -> dict:
     """A row in our own export shape; kept byte for byte (no stripping)."""
     prompt = row.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
+    if prompt is not None and not isinstance(prompt, str):
+        raise DatasetFileError(f"{where}: field 'prompt' must be text")
+    if not prompt or not prompt.strip():
         raise DatasetFileError(f"{where}: missing or empty field 'prompt'")
-    for field in ("answer", "completion", "task", "split", "key"):
-        if row.get(field) is not None and not isinstance(row[field], (str, int, float)):
-            raise DatasetFileError(f"{where}: field {field!r} must be text")
-    if not str(row.get("answer") or "").strip() and not str(row.get("completion") or "").strip():
+    texts = {field: _text(row, field, where) for field in ("answer", "completion", "key")}
+    if not texts["answer"].strip() and not texts["completion"].strip():
         raise DatasetFileError(f"{where}: needs an 'answer' or a 'completion'")
     record = {
-        "key": str(row.get("key") or default_key),
-        "split": str(row.get("split") or ""),
-        "task": str(row.get("task") or "math"),
+        **texts,
+        "key": texts["key"] or default_key,
+        "split": optional_text(row, "split", "", where),
+        "task": optional_text(row, "task", "math", where),
         "prompt": prompt,
-        "answer": str(row.get("answer") or ""),
-        "completion": str(row.get("completion") or ""),
-        "provenance": _provenance(row.get("provenance")),
+        "provenance": _provenance(row, where),
     }
     if row.get(REJECTED):  # an exported preference pair
         if not isinstance(row[REJECTED], str):
@@ -119,36 +194,69 @@ def _exported_row(row: dict[str, Any], where: str, default_key: str) -> dict:
     return record
 
 
-def _read_rows(rows: list[dict], name: str) -> list[dict]:
-    records = []
-    preferences = bool(rows) and is_preference_row(rows[0])
-    for number, row in enumerate(rows, start=1):
-        where, key = f"{name} row {number}", f"{name}:{number}"
-        if preferences:
-            records.append(_preference_row(row, where, key, {"file": name, "row": number}))
-        elif not _is_exported(row):
-            records.append(_from_parse_line(json.dumps(row), name, number))
-        else:
-            records.append(_exported_row(row, where, key))
-    return records
+def _text(row: dict[str, Any], field: str, where: str) -> str:
+    value = row.get(field)
+    if value is None or value == "":
+        return ""
+    text = text_value(value)
+    if text is None:
+        raise DatasetFileError(f"{where}: field {field!r} must be text")
+    return text
 
 
-def _parquet_rows(path: Path) -> list[dict]:
+def _parquet_rows(path: Path, name: str, on_progress: Progress | None) -> Iterator[dict]:
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_table(path).to_pylist()
-    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise DatasetFileError(f"{path.name}: not a readable Parquet file ({exc})") from None
+        parquet = pq.ParquetFile(path)
+        total = max(parquet.metadata.num_rows, 1)
+    except arrow_errors() as exc:
+        raise DatasetFileError(f"{name}: not a readable Parquet file ({exc})") from None
+    done = 0
+    for rows in _arrow_batches(parquet.iter_batches(batch_size=ARROW_BATCH_ROWS), name):
+        yield from rows
+        done += len(rows)
+        if on_progress:
+            on_progress(done, done / total)
 
 
-def _hf_rows(path: Path) -> list[dict]:
-    from r1web.datasets.hf_disk import HFDiskError, read_rows
+def arrow_errors() -> tuple[type[Exception], ...]:
+    import pyarrow as pa
+
+    # pyarrow's own, the file system's, and Python's when a value will not convert (a
+    # timestamp past the year 9999 raises OverflowError).
+    return (pa.ArrowException, OSError, ValueError, TypeError, ArithmeticError)
+
+
+def _arrow_batches(batches: Iterator, name: str) -> Iterator[list[dict]]:
+    """Each record batch as row dicts; a batch that cannot be read, or a value that
+    cannot become a Python value, raises ``DatasetFileError``."""
+    first = 1
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except arrow_errors() as exc:
+            raise DatasetFileError(f"{name}: not a readable Parquet file ({exc})") from None
+        try:
+            rows = batch.to_pylist()
+        except arrow_errors() as exc:
+            last = first + batch.num_rows - 1
+            raise DatasetFileError(
+                f"{name} rows {first}-{last}: a value that cannot be read ({exc})"
+            ) from None
+        first += len(rows)
+        yield rows
+
+
+def _hf_rows(path: Path, name: str) -> Iterator[dict]:
+    from r1web.datasets.hf_disk import HFDiskError, iter_rows
 
     try:
-        return read_rows(path)
+        yield from iter_rows(path)
     except HFDiskError as exc:
-        raise DatasetFileError(f"{path.name}: not a Hugging Face dataset directory ({exc})") from None
+        raise DatasetFileError(f"{name}: not a Hugging Face dataset directory ({exc})") from None
 
 
 def _export_rows(records: list[dict]) -> list[dict]:

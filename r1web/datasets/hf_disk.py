@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,26 +27,44 @@ class HFDiskError(ValueError):
 
 def read_rows(path: Path) -> list[dict]:
     """Every row; a DatasetDict's rows carry their ``split``."""
+    return list(iter_rows(path))
+
+
+def iter_rows(path: Path) -> Iterator[dict]:
+    """``read_rows`` one record batch at a time, so a large folder is never whole in memory."""
     splits_file = path / "dataset_dict.json"
     if splits_file.is_file():
-        splits = _json(splits_file).get("splits") or []
-        return [{"split": split, **row} for split in splits for row in _read_one(path / split)]
-    return _read_one(path)
+        splits = _json(splits_file).get("splits")
+        for split in splits if isinstance(splits, list) else []:
+            if not isinstance(split, str) or not _is_plain_name(split):
+                raise HFDiskError(f"{path.name}: dataset_dict.json names a bad split {split!r}")
+            for row in _iter_one(path / split):
+                yield {"split": split, **row}
+    else:
+        yield from _iter_one(path)
 
 
-def _read_one(path: Path) -> list[dict]:
+def _is_plain_name(name: str) -> bool:
+    # A name inside the folder: never a path that climbs out of it.
+    return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
+
+
+def _iter_one(path: Path) -> Iterator[dict]:
     state = _json(path / "state.json")
-    files = [entry.get("filename", "") for entry in state.get("_data_files") or []]
-    if not files or any("/" in name or name.startswith(".") for name in files):
+    entries = state.get("_data_files")
+    entries = entries if isinstance(entries, list) else []
+    files = [entry.get("filename", "") for entry in entries if isinstance(entry, dict)]
+    if not files or not all(isinstance(name, str) and _is_plain_name(name) for name in files):
         raise HFDiskError(f"{path.name}: state.json names no data files")
-    tables = [_read_arrow(path / name) for name in files]
-    return pa.concat_tables(tables).to_pylist()
+    for name in files:
+        yield from _iter_arrow(path / name)
 
 
-def _read_arrow(path: Path) -> pa.Table:
+def _iter_arrow(path: Path) -> Iterator[dict]:
     try:
         with pa.memory_map(str(path)) as source:
-            return pa.ipc.open_stream(source).read_all()
+            for batch in pa.ipc.open_stream(source):
+                yield from batch.to_pylist()
     except (OSError, pa.ArrowInvalid) as exc:
         raise HFDiskError(f"{path.name}: not an Arrow stream ({exc})") from None
 

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+MAX_ID = 2**63 - 1
+# Provenance keys that name a row, with the page that shows it and the link's words.
+PROVENANCE_LINKS = (
+    ("run_id", "runs:detail", "run"),
+    ("stage_id", "runs:stage", "stage"),
+    ("sample_id", "traces:sample", "sample"),
+    ("curation_item_id", "curation:item", "curation history"),
+)
+
+
+def provenance_id(provenance: Any, key: str) -> int | None:
+    """The id ``provenance[key]`` when it is one. Provenance may come from an imported
+    file, which can put anything there: text, a list or a huge number is data, not an id."""
+    value = provenance.get(key) if isinstance(provenance, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
+        return value
+    return None
 
 
 class Dataset(models.Model):
@@ -94,6 +114,24 @@ class Example(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("datasets:example", args=[self.pk])
 
+    def provenance_items(self) -> list[tuple[str, Any]]:
+        """The provenance as shown: key and value, whatever a file stored there."""
+        if isinstance(self.provenance, dict):
+            return list(self.provenance.items())
+        return [("provenance", self.provenance)]
+
+    def provenance_links(self) -> list[tuple[str, str]]:
+        """(words, url) for each row the provenance names by a valid id."""
+        links = []
+        for key, url_name, words in PROVENANCE_LINKS:
+            pk = provenance_id(self.provenance, key)
+            if pk is not None:
+                name = self.provenance.get(key.removesuffix("_id"))
+                shown = name if isinstance(name, str) and name else pk
+                text = f"{words} {shown}" if words != "curation history" else words
+                links.append((text, reverse(url_name, args=[pk])))
+        return links
+
     def as_record(self) -> dict:
         """The plain dict stage code consumes."""
         return {
@@ -107,3 +145,65 @@ class Example(models.Model):
             # the target language of the CoT, for the language-consistency reward
             "language": self.version.dataset.language,
         }
+
+
+class DatasetImport(models.Model):
+    """A large upload imported by a worker: its stored file, how far it got, how it ended.
+
+    The file is checked whole first (``checking``), then its examples are written in one
+    transaction (``writing``): a failure at any point leaves no version behind.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "waiting for a worker"
+        CHECKING = "checking", "checking the file"
+        WRITING = "writing", "writing the examples"
+        SUCCEEDED = "succeeded", "imported"
+        FAILED = "failed", "failed"
+
+    name = models.SlugField(max_length=100)  # the dataset it becomes a version of
+    file_name = models.CharField(max_length=255)
+    fmt = models.CharField(max_length=10, default="auto")
+    split = models.CharField(max_length=20, default="train")  # for rows that name none
+    # The upload, stored under VAR_DIR/uploads until the import ends either way.
+    path = models.CharField(max_length=1000, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    total_bytes = models.PositiveBigIntegerField(default=0)
+    bytes_checked = models.PositiveBigIntegerField(default=0)
+    rows_checked = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)  # known once checked
+    rows_written = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    version = models.ForeignKey(
+        DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"import of {self.file_name} as {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("datasets:import", args=[self.pk])
+
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    def progress_percent(self) -> int:
+        """Checking is the first half (by bytes read), writing the second (by rows)."""
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if self.status == self.Status.CHECKING and self.total_bytes:
+            return min(50, 50 * self.bytes_checked // self.total_bytes)
+        if self.status == self.Status.WRITING and self.rows_total:
+            return 50 + min(50, 50 * self.rows_written // self.rows_total)
+        return 0

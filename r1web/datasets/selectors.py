@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
 from r1web.datasets.content import CONTENT_FIELDS
-from r1web.datasets.models import Dataset, DatasetVersion, Example
+from r1web.datasets.models import Dataset, DatasetVersion, Example, provenance_id
 from r1web.runs.models import Checkpoint, Run, Stage, StageInput
 
 
@@ -123,8 +123,9 @@ def _curated_from(version: DatasetVersion) -> list[Stage]:
     for provenance in version.examples.values_list("provenance", flat=True).iterator(
         chunk_size=2000
     ):
-        if isinstance(provenance, dict) and provenance.get("stage_id"):
-            stage_ids.add(provenance["stage_id"])
+        stage_id = provenance_id(provenance, "stage_id")  # a file may hold any value there
+        if stage_id is not None:
+            stage_ids.add(stage_id)
     return list(
         Stage.objects.filter(pk__in=stage_ids).select_related("run").order_by("run_id", "position")
     )

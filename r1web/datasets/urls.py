@@ -6,6 +6,7 @@ app_name = "datasets"
 urlpatterns = [
     path("", views.dataset_list, name="list"),
     path("upload/", views.dataset_upload, name="upload"),
+    path("imports/<int:pk>/", views.import_detail, name="import"),
     path("examples/<int:pk>/", views.example_detail, name="example"),
     # A dataset's pages live under d/, which no fixed path uses: any name stays reachable
     # (a dataset called "upload" used to hide behind the upload page).

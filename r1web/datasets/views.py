@@ -6,10 +6,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from r1web.accounts.access import role_required
@@ -17,9 +19,11 @@ from r1web.accounts.roles import CURATOR, OPERATOR
 from r1web.datasets import selectors
 from r1web.datasets.files import write_examples
 from r1web.datasets.forms import ColdStartSFTForm, DiffForm, UploadForm
-from r1web.datasets.models import Dataset, Example
+from r1web.datasets.imports import dataset_import_queue, runs_as_task
+from r1web.datasets.models import Dataset, DatasetImport, Example
 from r1web.datasets.services import DatasetError, dataset_import_file
-from r1web.htmx import render_partial
+from r1web.datasets.uploads import LimitedUploadHandler
+from r1web.htmx import render_partial, stop_polling_when, wants_partial
 
 EXAMPLES_PER_PAGE = 50
 DOWNLOADS = {
@@ -87,33 +91,53 @@ def example_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@csrf_exempt  # checked in _upload, once the upload handler is in place (Django's recipe)
 @require_http_methods(["GET", "POST"])
 @role_required(CURATOR)
 def dataset_upload(request: HttpRequest) -> HttpResponse:
-    form = UploadForm(request.POST or None, request.FILES or None)
+    # Before anything reads the body: the file streams to VAR_DIR/uploads and stops at
+    # the size limit, so an over-size file is never stored and the page can say why.
+    handler = LimitedUploadHandler(request, max_bytes=settings.R1WEB_UPLOAD_MAX_BYTES)
+    request.upload_handlers = [handler]
+    return _upload(request, handler)
+
+
+@csrf_protect
+def _upload(request: HttpRequest, handler: LimitedUploadHandler) -> HttpResponse:
+    data, files = (request.POST, request.FILES) if request.method == "POST" else (None, None)
+    form = UploadForm(data, files, too_large=handler.too_large)
     if request.method == "POST" and form.is_valid():
         try:
-            version = _import_upload(form.cleaned_data, request.user)
+            return _import_upload(request, form.cleaned_data)
         except DatasetError as exc:
             form.add_error("file", str(exc))
-        else:
-            messages.success(request, f"imported {version.num_examples} examples as {version}")
-            return redirect(version)
-    return render(
-        request, "datasets/upload.html", {"form": form}, status=400 if form.errors else 200
-    )
+    status = 413 if handler.too_large else 400 if form.errors else 200
+    return render(request, "datasets/upload.html", {"form": form}, status=status)
 
 
-def _import_upload(data: dict, user):
+def _import_upload(request: HttpRequest, data: dict) -> HttpResponse:
+    """A small file is imported now; a large one by a worker, behind a progress page.
+    The upload is removed when the request ends, unless a job took it."""
     upload = data["file"]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(upload.name).name
-        with path.open("wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
-        return dataset_import_file(
-            path=path, name=data["name"], fmt=data["format"], split=data["split"], created_by=user
-        )
+    fields = {"name": data["name"], "fmt": data["format"], "split": data["split"]}
+    path = Path(upload.temporary_file_path())
+    if runs_as_task(path, fmt=data["format"], file_name=upload.name):
+        job = dataset_import_queue(upload=upload, created_by=request.user, **fields)
+        return redirect(job)
+    version = dataset_import_file(
+        path=path, file_name=upload.name, created_by=request.user, **fields
+    )
+    messages.success(request, f"imported {version.num_examples} examples as {version}")
+    return redirect(version)
+
+
+@require_GET
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A worker's import: progress while it runs (htmx polls the fragment), then the
+    version it made or why it failed."""
+    job = get_object_or_404(DatasetImport.objects.select_related("version__dataset"), pk=pk)
+    response = render_partial(request, "datasets/import.html", "import-progress", {"job": job})
+    return stop_polling_when(wants_partial(request) and job.is_finished(), response)
 
 
 @require_GET

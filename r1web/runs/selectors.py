@@ -270,7 +270,7 @@ def run_aha(run: Run) -> tuple[charts.Aha | None, list[Sample]]:
 
 def compare_runs(raw: str | None, run: Run) -> list[Run]:
     """The run itself and the runs named in ``?compare=1,2,3`` (unknown ids are dropped)."""
-    ids = parse_ids([raw or ""])[:MAX_COMPARED]
+    ids = parse_ids([raw or ""])
     others = Run.objects.filter(pk__in=[i for i in ids if i != run.pk])[:8]
     return [run, *others]
 
@@ -393,9 +393,9 @@ def parse_ids(values: Iterable[str]) -> list[int]:
     for value in values:
         for part in value.split(","):
             part = part.strip()
-            if part.isascii() and part.isdecimal() and len(part) <= MAX_ID_DIGITS:
-                if int(part) not in ids:
-                    ids.append(int(part))
+            readable = part.isascii() and part.isdecimal() and len(part) <= MAX_ID_DIGITS
+            if readable and int(part) not in ids:
+                ids.append(int(part))
     return ids
 
 

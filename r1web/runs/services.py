@@ -324,9 +324,10 @@ def stage_fail(
 def stages_reap_stale() -> int:
     """Fail every running stage whose worker stopped writing heartbeats.
 
-    Called by workers at start-up, by the web pages that show stages and by
-    ``run_recipe --wait``, so a dead worker never leaves a stage "running" forever. The
-    stage stays resumable from its last checkpoint.
+    Called by every worker (at start-up, then every heartbeat interval: see
+    ``workers.tasks``), by ``run_recipe --wait`` and by a resume, so a dead worker never
+    leaves a stage "running" forever; never by a page (no writes on GET). The stage stays
+    resumable from its last checkpoint.
     """
     stale_before = timezone.now() - timezone.timedelta(seconds=_stale_seconds())
     reaped = 0

@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from r1web.accounts.access import role_required
-from r1web.htmx import render_partial, stop_polling_when, wants_partial
 from r1web.accounts.roles import OPERATOR
+from r1web.htmx import render_partial, stop_polling_when, wants_partial
 from r1web.runs import charts, compare, selectors
 from r1web.runs.forms import LaunchForm
 from r1web.runs.models import Checkpoint

@@ -6,6 +6,7 @@ same as the first one over millions of samples.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.db.models import F, FloatField, Func, Max, Min, Q, QuerySet, Value
@@ -14,11 +15,12 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 
 from r1web.runs.models import Run
-from r1web.traces.forms import REJECTED, cleaned
+from r1web.traces.forms import MAX_ID, REJECTED, cleaned
 from r1web.traces.models import Flag, FlagLabel, Sample
 from workers.domain.rejection import KEPT
 
 PAGE_SIZE = 50
+MAX_CURSOR = 60  # characters: a float's repr, a colon and an id
 # sort name -> (field, descending)
 SORT_FIELDS: dict[str, tuple[str, bool]] = {
     "newest": ("id", True),
@@ -132,13 +134,29 @@ def after_cursor(samples: QuerySet, params: QueryDict, cursor: str | None, *, re
 
 
 def _parse_cursor(cursor: str | None, field: str) -> tuple[float | int | None, int]:
-    if not cursor:
+    """A cursor we wrote, or ValueError: a hand-made one may hold anything (a non-finite
+    reward, an id no database integer holds), and it then restarts at the first page."""
+    if not cursor or len(cursor) > MAX_CURSOR:
         raise ValueError("no cursor")
     if field == "id":
-        return None, int(cursor)
+        return None, _bounded_int(cursor)
     raw_value, _, raw_pk = cursor.rpartition(":")
-    value = float(raw_value) if field == "reward" else int(raw_value)
-    return value, int(raw_pk)
+    value = _finite_float(raw_value) if field == "reward" else _bounded_int(raw_value)
+    return value, _bounded_int(raw_pk)
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_ID:
+        raise ValueError("out of range")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not finite")
+    return value
 
 
 def samples_page(params: QueryDict, size: int = PAGE_SIZE) -> Page:

@@ -82,7 +82,7 @@ def test_cold_start_from_flagged_samples_to_a_trained_checkpoint(
         _flag_aha(page, sample)
     page.goto(f"/traces/?run={r1_zero_run.pk}&correct=yes&flagged=aha")
     page.get_by_role("button", name="Promote every matching sample to curation").click()
-    expect(page).to_have_url(re.compile(r"/curation/cold-start/$"))
+    expect(page).to_have_url(re.compile(r"/curation/queues/cold-start/$"))
     assert sorted(CurationItem.objects.values_list("sample_id", flat=True)) == [
         s.pk for s in correct
     ]

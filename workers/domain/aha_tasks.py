@@ -53,7 +53,8 @@ def make_example(digits: tuple[int, ...]) -> Example:
 def generate(
     n: int, *, split: str, seed: int = 0, lengths: tuple[int, ...] = DEFAULT_LENGTHS
 ) -> list[Example]:
-    """``n`` distinct problems of ``split`` (digits 1..9, repeats allowed)."""
+    """``n`` distinct problems of ``split``: distinct digits 1..9, so the step-by-step
+    chain can find "the digit after the last one added" unambiguously in the prompt."""
     rng = random.Random(f"aha:{seed}:{split}")
     examples: dict[str, Example] = {}
     attempts = 0
@@ -61,7 +62,7 @@ def generate(
         attempts += 1
         if attempts > 50 * n + 1000:
             raise ValueError(f"cannot draw {n} distinct {split} problems")
-        digits = tuple(rng.randint(1, 9) for _ in range(rng.choice(lengths)))
+        digits = tuple(rng.sample(range(1, 10), rng.choice(lengths)))
         example = make_example(digits)
         if example["split"] == split:
             examples.setdefault(example["key"], example)

@@ -6,17 +6,25 @@ non-reasoning SFT shapes ``prompt`` + ``response`` and chat ``messages`` (see
 ``_messages_example``), which carry a ``completion`` and task ``general``.
 Parsing is all-or-nothing: a file either yields every example or raises
 ``DatasetFileError`` naming the first bad line, so a half-imported dataset never exists.
+Files are read one line at a time (``iter_lines``, ``iter_jsonl``): a million-line upload
+never sits in memory whole.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 Example = dict[str, Any]
 
 GSM8K_MARKER = "#### "
+# One example this long is a mistake; the cap also bounds the memory one line can take.
+MAX_LINE_BYTES = 32 * 2**20
 
 
 class DatasetFileError(ValueError):
@@ -30,23 +38,91 @@ def decode_line(raw: bytes, name: str, lineno: int) -> str:
         raise DatasetFileError(f"{name} line {lineno}: invalid UTF-8 ({exc.reason})") from None
 
 
+def iter_lines(
+    stream: BinaryIO, name: str, *, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of every non-blank line, decoded and stripped, one line in
+    memory at a time. Lines end at ``\\n`` only, as ``bytes.split(b"\\n")`` would cut them."""
+    lineno = 0
+    while raw := stream.readline(max_line_bytes + 1):
+        lineno += 1
+        if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+            limit = max_line_bytes / 2**20
+            raise DatasetFileError(f"{name} line {lineno}: longer than {limit:g} MiB")
+        text = decode_line(raw, name, lineno).strip()
+        if text:
+            yield lineno, text
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_constant(constant: str) -> None:
+    raise _NonFinite(constant)
+
+
 def load_object(text: str, name: str, lineno: int) -> dict[str, Any]:
+    where = f"{name} line {lineno}"
     try:
-        value = json.loads(text)
+        # NaN and Infinity are not JSON, though Python's parser takes them by default.
+        value = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        raise DatasetFileError(f"{name} line {lineno}: invalid JSON ({exc.msg})") from None
+        raise DatasetFileError(f"{where}: invalid JSON ({exc.msg})") from None
+    except _NonFinite as exc:
+        raise DatasetFileError(f"{where}: {exc} is not a JSON number") from None
+    except ValueError:  # an integer of thousands of digits, past Python's int() limit
+        raise DatasetFileError(f"{where}: a number too long to read") from None
+    except RecursionError:
+        raise DatasetFileError(f"{where}: JSON nested too deeply") from None
     if not isinstance(value, dict):
-        raise DatasetFileError(f"{name} line {lineno}: expected a JSON object")
+        raise DatasetFileError(f"{where}: expected a JSON object")
     return value
+
+
+def text_value(value: Any) -> str | None:
+    """A field's value as text: text itself, or a number written as text (files often
+    hold answers as numbers); None for anything else (lists, objects, bytes, NaN)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (float, Decimal)) and math.isfinite(value):
+        return str(value)
+    return None
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, float):
+        return "a non-finite number"
+    return {dict: "an object", list: "a list", bytes: "binary data"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _string_field(obj: dict[str, Any], field: str, name: str, lineno: int) -> str:
     value = obj.get(field)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
+    text = text_value(value)
+    if text is None and value is not None and value != "":
+        raise DatasetFileError(
+            f"{name} line {lineno}: field {field!r} must be text, not {_type_name(value)}"
+        )
+    if text is None or not text.strip():
         raise DatasetFileError(f"{name} line {lineno}: missing or empty field {field!r}")
-    return value
+    return text
+
+
+def optional_text(obj: dict[str, Any], field: str, default: str, where: str) -> str:
+    """An optional text field (task, split, language): ``default`` when absent or empty."""
+    value = obj.get(field)
+    if value is None or value == "":
+        return default
+    text = text_value(value)
+    if text is None:
+        raise DatasetFileError(f"{where}: field {field!r} must be text, not {_type_name(value)}")
+    return text
 
 
 def gsm8k_final_answer(solution: str) -> str | None:
@@ -70,10 +146,11 @@ def _plain_example(obj: dict[str, Any], name: str, lineno: int) -> Example:
     example: Example = {
         "prompt": _string_field(obj, "prompt", name, lineno).strip(),
         "answer": _string_field(obj, "answer", name, lineno).strip(),
-        "task": str(obj.get("task") or "math"),
+        "task": optional_text(obj, "task", "math", f"{name} line {lineno}"),
     }
-    if obj.get("language"):
-        example["language"] = str(obj["language"])
+    language = optional_text(obj, "language", "", f"{name} line {lineno}")
+    if language:
+        example["language"] = language
     return example
 
 
@@ -87,7 +164,7 @@ def _response_example(obj: dict[str, Any], name: str, lineno: int) -> Example:
         "prompt": _string_field(obj, "prompt", name, lineno).strip(),
         "answer": "",
         "completion": _string_field(obj, "response", name, lineno).strip(),
-        "task": str(obj.get("task") or "general"),
+        "task": optional_text(obj, "task", "general", f"{name} line {lineno}"),
     }
 
 
@@ -133,7 +210,7 @@ def _messages_example(obj: dict[str, Any], name: str, lineno: int) -> Example:
         "prompt": render_chat_prompt(turns[:-1]),
         "answer": "",
         "completion": turns[-1][1],
-        "task": str(obj.get("task") or "general"),
+        "task": optional_text(obj, "task", "general", where),
     }
 
 
@@ -146,28 +223,39 @@ def _general_builder(obj: dict[str, Any]):
     return None
 
 
-def parse_line(text: str, name: str, lineno: int) -> Example:
-    obj = load_object(text, name, lineno)
+def example_from_object(obj: dict[str, Any], name: str, lineno: int) -> Example:
+    """One line's object (GSM8K, plain, prompt/response or chat) as an example."""
     build = _general_builder(obj) or (_gsm8k_example if "question" in obj else _plain_example)
     example = build(obj, name, lineno)
     example["key"] = f"{name}:{lineno}"
-    example["split"] = str(obj.get("split") or "")
+    example["split"] = optional_text(obj, "split", "", f"{name} line {lineno}")
     return example
 
 
-def parse_jsonl_bytes(data: bytes, name: str) -> list[Example]:
-    """Every example of a JSONL file's content; blank lines are skipped."""
-    examples = []
-    for lineno, raw in enumerate(data.split(b"\n"), start=1):
-        text = decode_line(raw, name, lineno).strip()
-        if text:
-            examples.append(parse_line(text, name, lineno))
+def parse_line(text: str, name: str, lineno: int) -> Example:
+    return example_from_object(load_object(text, name, lineno), name, lineno)
+
+
+def iter_jsonl(stream: BinaryIO, name: str) -> Iterator[Example]:
+    """Every example of a JSONL stream, one at a time; blank lines are skipped."""
+    for lineno, text in iter_lines(stream, name):
+        yield parse_line(text, name, lineno)
+
+
+def _all_of(examples: Iterator[Example], name: str) -> list[Example]:
+    examples = list(examples)
     if not examples:
         raise DatasetFileError(f"{name}: no examples")
     return examples
 
 
+def parse_jsonl_bytes(data: bytes, name: str) -> list[Example]:
+    """Every example of a JSONL file's content; blank lines are skipped."""
+    return _all_of(iter_jsonl(io.BytesIO(data), name), name)
+
+
 def load_jsonl(path: str | Path) -> list[Example]:
-    """``parse_jsonl_bytes`` on a file; keys are ``<file name>:<line>``."""
+    """``parse_jsonl_bytes`` on a file, read line by line; keys are ``<file name>:<line>``."""
     path = Path(path)
-    return parse_jsonl_bytes(path.read_bytes(), path.name)
+    with path.open("rb") as stream:
+        return _all_of(iter_jsonl(stream, path.name), path.name)

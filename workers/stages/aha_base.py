@@ -48,7 +48,7 @@ class AhaCorpusSpec:
     p_guess_right: float = 0.25
     p_step_error: float = 0.0
     p_bad_format: float = 0.1
-    check_phrase: str = "wait , let me add step by step ."
+    check_phrase: str = "wait , let me add :"
 
 
 def _guess(rng: random.Random, answer: int, p_right: float) -> int:
@@ -58,15 +58,15 @@ def _guess(rng: random.Random, answer: int, p_right: float) -> int:
 
 
 def chain_text(digits: list[int], rng: random.Random | None = None, p_error: float = 0.0) -> str:
-    """ "3 + 5 = 8 . 8 + 7 = 15 ." ; with ``p_error`` a step slips and is fixed at once."""
+    """ "3+5=8 8+7=15" ; with ``p_error`` a step slips and is fixed at once."""
     total, steps = digits[0], []
     for d in digits[1:]:
         right = total + d
         if rng is not None and rng.random() < p_error:
             slip = right + rng.choice([-2, -1, 1, 2])
-            steps.append(f"{total} + {d} = {slip} . wait , {total} + {d} = {right} .")
+            steps.append(f"{total}+{d}={slip} wait {total}+{d}={right}")
         else:
-            steps.append(f"{total} + {d} = {right} .")
+            steps.append(f"{total}+{d}={right}")
         total = right
     return " ".join(steps)
 

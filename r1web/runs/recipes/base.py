@@ -95,7 +95,7 @@ def resolve_model(value: str, *, role: str = Checkpoint.Role.POLICY) -> Checkpoi
     value = str(value).strip()
     if not value or "\x00" in value or len(value) > MAX_TEXT:
         raise model_refusal(value[:80])
-    if value.isdigit():
+    if _is_number_text(value):
         checkpoint = Checkpoint.objects.filter(pk=int(value)).first()
         if checkpoint is None or checkpoint.role != role:
             raise model_refusal(value)
@@ -118,6 +118,12 @@ def _model_folder(value: str, role: str) -> Checkpoint:
     if checkpoint.role != role:
         raise model_refusal(value)
     return checkpoint
+
+
+def _is_number_text(text: str) -> bool:
+    """An id or version number as typed: ASCII digits, short enough for a database
+    integer ("²" passes ``isdigit`` but ``int`` refuses it: that was a 500)."""
+    return text.isascii() and text.isdecimal() and len(text) <= 9
 
 
 def default_base() -> Checkpoint:
@@ -146,8 +152,9 @@ def parse_dataset_ref(value: str) -> DatasetVersion:
     for sep in ("@", " v"):
         if sep in text:
             name, _, raw = text.rpartition(sep)
-            if not raw.strip().isdigit():
-                raise RunError(f"dataset {text!r}: a version is a number, as in {name}@2")
+            if not _is_number_text(raw.strip()):
+                raise RunError(f"dataset {text[:100]!r}: a version is a number, as in "
+                               f"{name[:100]}@2")
             number = int(raw)
             break
     if not name or len(name) > 100:
