@@ -20,7 +20,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from workers.domain.aha_tasks import check_outcome, generate
+from workers.domain.aha_tasks import check_outcome, generate, generate_repeat
 from workers.domain.base import MemorySink
 
 GRPO_CONFIG: dict[str, Any] = {
@@ -93,8 +93,9 @@ def run_seed(seed: int, work: Path, corpus, train, grpo: dict, settings: dict) -
     if not (base / "config.json").exists():
         build_aha_base(base, seed=seed, corpus=corpus, train=train)
     timings["build_base_s"] = time.perf_counter() - t0
-    train_set = generate(TRAIN_PROBLEMS, split="train", seed=seed)
-    test = generate(settings["problems"], split="test", seed=seed)
+    draw = generate if corpus.task == "digits" else generate_repeat
+    train_set = draw(TRAIN_PROBLEMS, split="train", seed=seed)
+    test = draw(settings["problems"], split="test", seed=seed)
     t0 = time.perf_counter()
     before, before_records = _evaluate(str(base), test, seed, settings)
     timings["eval_before_s"] = time.perf_counter() - t0

@@ -154,8 +154,10 @@ WHITENOISE_USE_FINDERS = True  # serve without collectstatic in the embedded mod
 
 # Content Security Policy: scripts only from our own static files (htmx and plotly.js are
 # served locally, templates hold no inline script). Styles also allow 'unsafe-inline':
-# plotly.js writes style attributes and <style> rules as it draws, and the progress bars
-# size themselves with a style attribute; a style cannot run code.
+# plotly.js adds <style> rules and style attributes as it draws (refused, its hover layer
+# stops taking the pointer: tests/browser/test_csp.py), htmx adds its indicator style, and
+# progress bars size themselves with a style attribute. A style runs no code, and using
+# one against a page would first need markup injected, which escaping prevents.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

@@ -87,3 +87,35 @@ def check_outcome(completion: str, answer: str) -> str:
     before = parsed.think[: match.start()]
     right = parsed.answer.strip() == str(answer).strip()
     return "effective" if right and _wrong_claims(before, int(answer)) else "shallow"
+
+
+# Second design: repeated addition. The chain copies only the previous total (just
+# written) and one fixed number of the prompt, so a tiny model learns it quickly; the
+# one-shot answer needs start + step * times at once.
+TIMES = {3: "three", 4: "four", 5: "five"}
+REPEAT_PROMPT = "Add {step} to {start} {times} times"
+
+
+def make_repeat_example(start: int, step: int, times: int) -> Example:
+    key = f"{start}-{step}-{times}"
+    bucket = int.from_bytes(hashlib.sha256(f"repeat:{key}".encode()).digest()[:4], "big") % 100
+    return {
+        "key": f"aha:repeat:{key}",
+        "prompt": REPEAT_PROMPT.format(step=step, start=start, times=TIMES[times]),
+        "answer": str(start + step * times),
+        "task": TASK,
+        "split": "test" if bucket < TEST_SHARE_PERCENT else "train",
+        "start": start, "step": step, "times": times,
+    }
+
+
+def generate_repeat(n: int, *, split: str, seed: int = 0) -> list[Example]:
+    """Up to ``n`` problems of ``split`` (start 1..40, step 2..9, three to five times);
+    the whole split, shuffled by seed, when it has fewer."""
+    every = [
+        make_repeat_example(a, b, t)
+        for a in range(1, 41) for b in range(2, 10) for t in TIMES
+    ]
+    chosen = [e for e in every if e["split"] == split]
+    random.Random(f"repeat:{seed}:{split}").shuffle(chosen)
+    return chosen[:n]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from workers.domain.aha_tasks import generate
+from workers.domain.aha_tasks import generate, generate_repeat
 from workers.domain.base import StageSink
 from workers.domain.prompts import render_r1_zero
 from workers.stages.tiny_base import (
@@ -49,6 +49,7 @@ class AhaCorpusSpec:
     p_step_error: float = 0.0
     p_bad_format: float = 0.1
     check_phrase: str = "wait , let me add :"
+    task: str = "repeat"  # or "digits" (sum of distinct digits: the chain must copy)
 
 
 def _guess(rng: random.Random, answer: int, p_right: float) -> int:
@@ -71,16 +72,36 @@ def chain_text(digits: list[int], rng: random.Random | None = None, p_error: flo
     return " ".join(steps)
 
 
+def repeat_chain(example: dict, rng: random.Random | None = None, p_error: float = 0.0) -> str:
+    """ "1:13+7=20 2:20+7=27 ..." ; with ``p_error`` a step slips and is fixed at once."""
+    total, step, out = example["start"], example["step"], []
+    for i in range(1, example["times"] + 1):
+        right = total + step
+        if rng is not None and rng.random() < p_error:
+            slip = right + rng.choice([-2, -1, 1, 2])
+            out.append(f"{i}:{total}+{step}={slip} wait {total}+{step}={right}")
+        else:
+            out.append(f"{i}:{total}+{step}={right}")
+        total = right
+    return " ".join(out)
+
+
+def _chain(example: dict, rng: random.Random, p_error: float) -> str:
+    if "digits" in example:
+        return chain_text(example["digits"], rng, p_error)
+    return repeat_chain(example, rng, p_error)
+
+
 def solution_text(example: dict, rng: random.Random, spec: AhaCorpusSpec) -> str:
-    digits, answer = example["digits"], int(example["answer"])
+    answer = int(example["answer"])
     roll = rng.random()
     if roll < spec.p_check:
         guess = _guess(rng, answer, spec.p_guess_right)
-        chain = chain_text(digits, rng, spec.p_step_error)
+        chain = _chain(example, rng, spec.p_step_error)
         think = f"the sum is {guess} . {spec.check_phrase} {chain} the sum is {answer} ."
         final = answer
     elif roll < spec.p_check + spec.p_chain:
-        think = f"{chain_text(digits, rng, spec.p_step_error)} the sum is {answer} ."
+        think = f"{_chain(example, rng, spec.p_step_error)} the sum is {answer} ."
         final = answer
     else:
         final = _guess(rng, answer, spec.p_guess_right)
@@ -98,20 +119,28 @@ def _format(think: str, final: int, rng: random.Random, spec: AhaCorpusSpec) -> 
 
 def build_corpus(n: int, seed: int, spec: AhaCorpusSpec) -> list[tuple[str, str]]:
     rng = random.Random(seed)
-    problems = generate(min(n, 20000), split="train", seed=seed)
+    problems = _problems(n, seed, spec.task)
     return [
         (render_r1_zero(p["prompt"]), solution_text(p, rng, spec))
         for p in (problems[i % len(problems)] for i in range(n))
     ]
 
 
-def fact_text(digits: list[int]) -> str:
-    return f" {' '.join(map(str, digits))} : {chain_text(digits)}"
+def _problems(n: int, seed: int, task: str) -> list[dict]:
+    if task == "digits":
+        return generate(min(n, 20000), split="train", seed=seed)
+    return generate_repeat(n, split="train", seed=seed)
 
 
-def build_facts(n: int, seed: int) -> list[str]:
-    problems = generate(min(n, 20000), split="train", seed=seed + 1)
-    return [fact_text(problems[i % len(problems)]["digits"]) for i in range(n)]
+def fact_text(example: dict) -> str:
+    if "digits" in example:
+        return f" {' '.join(map(str, example['digits']))} : {chain_text(example['digits'])}"
+    return f" {example['prompt'].lower()} : {repeat_chain(example)}"
+
+
+def build_facts(n: int, seed: int, task: str = "repeat") -> list[str]:
+    problems = _problems(n, seed + 1, task)
+    return [fact_text(problems[i % len(problems)]) for i in range(n)]
 
 
 def build_aha_base(
@@ -130,7 +159,9 @@ def build_aha_base(
     torch.set_num_threads(train.threads)
     try:
         pairs = build_corpus(train.n_examples, seed, corpus)
-        facts_texts = build_facts(train.facts_per_step * (len(pairs) // train.batch_size), seed)
+        facts_texts = build_facts(
+            train.facts_per_step * (len(pairs) // train.batch_size), seed, corpus.task
+        )
         tokenizer = train_tokenizer(
             [p + s for p, s in pairs[:4000]] + facts_texts[:2000], model_spec.vocab_size
         )
