@@ -1,7 +1,10 @@
-"""Experimental tiny base for the "aha" sum task (see ``workers.domain.aha_tasks``).
+"""Experimental tiny base for the "aha" tasks (see ``workers.domain.aha_tasks``).
 
-Same tokenizer, model and training loop as ``tiny_base``; only the corpus differs. By
-construction (``AhaCorpusSpec``):
+Same tokenizer, model and training loop as ``tiny_base``; only the corpus differs. The
+default task is repeated addition ("Add 7 to 12 four times"); the sum-of-digits task
+("digits") did not work: in a 3-minute build the model never learned to copy the next
+digit from the prompt, so its checks were wrong and GRPO dropped them. By construction
+(``AhaCorpusSpec``):
 
 * most solutions guess the sum in one shot: "the sum is G ." (right ``p_guess_right``
   of the time, else off by 1 to 5);
@@ -43,7 +46,7 @@ from workers.stages.tiny_base import (
 
 @dataclass(frozen=True)
 class AhaCorpusSpec:
-    p_check: float = 0.12
+    p_check: float = 0.2
     p_chain: float = 0.0
     p_guess_right: float = 0.25
     p_step_error: float = 0.0
@@ -148,11 +151,12 @@ def build_aha_base(
     seed: int = 0,
     *,
     corpus: AhaCorpusSpec = AhaCorpusSpec(),
-    model_spec: ModelSpec = ModelSpec(),
-    train: TrainSpec = TrainSpec(),
+    model_spec: ModelSpec | None = None,
+    train: TrainSpec | None = None,
     sink: StageSink | None = None,
 ) -> dict:
     """Train and save the aha base to ``out_dir``; returns (and writes) a summary."""
+    model_spec, train = model_spec or ModelSpec(), train or TrainSpec()
     started = time.perf_counter()
     torch.manual_seed(seed)
     previous_threads = torch.get_num_threads()
