@@ -39,6 +39,7 @@ from workers.stages.tiny_base import (
     _fact_batch,
     _make_model,
     _train,
+    save_base,
     template_prefix_ids,
     train_tokenizer,
 )
@@ -179,13 +180,7 @@ def build_aha_base(
         final_loss = _train(model, rows, prefix, facts, tokenizer.pad_token_id, train, sink)
     finally:
         torch.set_num_threads(previous_threads)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model.eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    out = save_base(model, tokenizer, out_dir)
     summary = {
         "seed": seed,
         "parameters": sum(p.numel() for p in model.parameters()),

@@ -324,6 +324,18 @@ def _report(sink: StageSink, step: int, total: int, loss: torch.Tensor) -> None:
         raise StageCancelled(f"stopped at step {step} of {total}")
 
 
+def save_base(model, tokenizer, out_dir: str | Path) -> Path:
+    """Save a trained base with generation settings that stop at its EOS."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
 def build_tiny_base(
     out_dir: str | Path,
     seed: int = 0,
@@ -362,13 +374,7 @@ def build_tiny_base(
         final_loss = _train(model, rows, prefix, facts, tokenizer.pad_token_id, train, sink)
     finally:
         torch.set_num_threads(previous_threads)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model.eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    out = save_base(model, tokenizer, out_dir)
     summary = {
         "seed": seed,
         "size": size,
