@@ -1,11 +1,21 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.http import require_safe
+from django.views.generic import RedirectView
+
+# Browsers ask for /favicon.ico whatever the page says; answer without a sign-in.
+favicon = login_not_required(
+    require_safe(RedirectView.as_view(url=static("r1web/favicon.svg"), permanent=True))
+)
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("r1web.runs.urls")),
     path("traces/", include("r1web.traces.urls")),
     path("datasets/", include("r1web.datasets.urls")),
