@@ -36,6 +36,27 @@ def charlie(db, django_user_model):
 
 
 @pytest.fixture
+def operator(client, alice):
+    """The test client, signed in as alice (operator)."""
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def curator(client, bob):
+    """The test client, signed in as bob (curator)."""
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture
+def viewer(client, charlie):
+    """The test client, signed in as charlie (viewer)."""
+    client.force_login(charlie)
+    return client
+
+
+@pytest.fixture
 def make_run(db):
     """A run with one GRPO stage, built directly (no worker)."""
     from r1web.runs.models import Recipe, Run, Stage, StageKind

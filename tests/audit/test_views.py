@@ -16,12 +16,6 @@ URL = reverse("audit:list")
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def operator(client, alice):
-    client.force_login(alice)
-    return client
-
-
 def rows(response) -> list[tuple[str, str, str]]:
     return [(e.actor_name, e.action, e.target_label) for e in response.context["page"]]
 

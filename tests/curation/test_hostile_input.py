@@ -13,12 +13,6 @@ from r1web.traces.models import Sample
 
 
 @pytest.fixture
-def bob_client(client, bob):
-    client.force_login(bob)
-    return client
-
-
-@pytest.fixture
 def samples(make_run, make_samples):
     stage = make_run()
     make_samples(stage, steps=2, groups=1, per_group=4)
@@ -33,9 +27,9 @@ def _messages(response) -> str:
     "", "sort=-reward", "after=5", "q=", "flag_label=wrong", "unknown=1", "&&&", "run=",
 ])
 def test_a_promotion_whose_filter_selects_every_sample_is_refused(
-    bob_client, samples, filter_query
+    curator, samples, filter_query
 ):
-    response = bob_client.post(reverse("curation:promote"), {"filter_query": filter_query})
+    response = curator.post(reverse("curation:promote"), {"filter_query": filter_query})
     assert response.status_code == 302
     assert "matches every sample" in _messages(response)
     assert not CurationItem.objects.exists()
@@ -46,17 +40,17 @@ def test_a_promotion_whose_filter_selects_every_sample_is_refused(
     "run=" + "9" * 30, "q=%00&correct=yes", "correct=maybe",
 ])
 def test_a_promotion_with_an_invalid_filter_is_refused_not_widened(
-    bob_client, samples, filter_query
+    curator, samples, filter_query
 ):
     # The browser ignores a bad value; a promotion must not drop it and take the rest.
-    response = bob_client.post(reverse("curation:promote"), {"filter_query": filter_query})
+    response = curator.post(reverse("curation:promote"), {"filter_query": filter_query})
     assert response.status_code == 302
     assert "invalid values" in _messages(response)
     assert not CurationItem.objects.exists()
 
 
-def test_a_narrowing_filter_still_promotes_what_it_matches(bob_client, samples):
-    response = bob_client.post(
+def test_a_narrowing_filter_still_promotes_what_it_matches(curator, samples):
+    response = curator.post(
         reverse("curation:promote"), {"filter_query": f"stage={samples.pk}&sort=-reward"}
     )
     assert response.status_code == 302
@@ -71,8 +65,8 @@ def test_a_narrowing_filter_still_promotes_what_it_matches(bob_client, samples):
     {"filter_query": "correct=yes", "dataset": "not a slug!"},
     {"filter_query": "correct=yes", "dataset": "\x00"},
 ])
-def test_a_malformed_promotion_is_a_clear_refusal(bob_client, samples, data):
-    response = bob_client.post(reverse("curation:promote"), data)
+def test_a_malformed_promotion_is_a_clear_refusal(curator, samples, data):
+    response = curator.post(reverse("curation:promote"), data)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("traces:list"))
     assert _messages(response)
@@ -80,10 +74,10 @@ def test_a_malformed_promotion_is_a_clear_refusal(bob_client, samples, data):
 
 
 def test_a_too_wide_filter_redirects_to_the_same_filter_re_encoded(
-    bob_client, samples, monkeypatch
+    curator, samples, monkeypatch
 ):
     monkeypatch.setattr("r1web.curation.views.MAX_PROMOTE", 1)
-    response = bob_client.post(
+    response = curator.post(
         reverse("curation:promote"), {"filter_query": "correct=yes&note=a\r\nSet-Cookie: x"}
     )
     assert response.status_code == 302
@@ -101,25 +95,25 @@ def test_a_too_wide_filter_redirects_to_the_same_filter_re_encoded(
     ("curation:reject", {"reason": "r" * 2000}),
 ])
 def test_malformed_curation_text_is_refused_with_a_400_and_nothing_changes(
-    bob_client, queue, bob, view, data
+    curator, queue, bob, view, data
 ):
     item = curation_claim_next(dataset=queue, user=bob)
     before = (item.reasoning, item.summary, item.status)
-    response = bob_client.post(reverse(view, args=[item.pk]), data)
+    response = curator.post(reverse(view, args=[item.pk]), data)
     assert response.status_code == 400
     item.refresh_from_db()
     assert (item.reasoning, item.summary, item.status) == before
     assert not CurationEdit.objects.exists()
 
 
-def test_a_missing_edit_field_is_a_400_not_a_crash(bob_client, queue, bob):
+def test_a_missing_edit_field_is_a_400_not_a_crash(curator, queue, bob):
     item = curation_claim_next(dataset=queue, user=bob)
-    response = bob_client.post(reverse("curation:accept", args=[item.pk]), {"summary": "\x00"})
+    response = curator.post(reverse("curation:accept", args=[item.pk]), {"summary": "\x00"})
     assert response.status_code == 400
 
 
-def test_rejecting_with_a_blank_reason_is_still_the_services_refusal(bob_client, queue, bob):
+def test_rejecting_with_a_blank_reason_is_still_the_services_refusal(curator, queue, bob):
     item = curation_claim_next(dataset=queue, user=bob)
-    response = bob_client.post(reverse("curation:reject", args=[item.pk]), {"reason": " "})
+    response = curator.post(reverse("curation:reject", args=[item.pk]), {"reason": " "})
     assert response.status_code == 409
     assert "say why" in _messages(response)

@@ -21,12 +21,6 @@ HOSTILE = {
 }
 
 
-@pytest.fixture
-def viewer(client, charlie):
-    client.force_login(charlie)
-    return client
-
-
 def _import(tmp_path, provenances: list, name: str = "hostile"):
     path = tmp_path / "export.jsonl"
     lines = [

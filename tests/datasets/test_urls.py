@@ -13,12 +13,6 @@ from r1web.datasets.services import dataset_version_create
 NAMES = ["upload", "generate", "new", "promote", "items", "examples", "d", "queues", "diff"]
 
 
-@pytest.fixture
-def curator(client, bob):
-    client.force_login(bob)
-    return client
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_a_dataset_named_like_a_fixed_page_has_every_page_reachable(curator, bob, name):
     records = [{"prompt": "1+1?", "answer": "2", "split": "train"},

@@ -14,12 +14,6 @@ from tests.runs.factories import eval_result
 URL = reverse("runs:compare")
 
 
-@pytest.fixture
-def viewer(client, charlie):
-    client.force_login(charlie)
-    return client
-
-
 def make_evaluated_run(name: str, scores: dict[str, dict]) -> Run:
     """A finished R1-Zero run: a GRPO stage between evaluations labelled as ``scores``."""
     run = Run.objects.create(name=name, recipe=Recipe.R1_ZERO, status="succeeded")

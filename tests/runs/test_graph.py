@@ -152,12 +152,6 @@ def test_a_reused_evaluation_is_marked(pipeline):
 
 # --- on the run page ------------------------------------------------------------------
 
-@pytest.fixture
-def viewer(client, charlie):
-    client.force_login(charlie)
-    return client
-
-
 def test_the_run_page_draws_the_graph_with_links_to_stages_and_artifacts(viewer, pipeline):
     page = viewer.get(reverse("runs:detail", args=[pipeline.run.pk])).content.decode()
     assert "<svg" in page and "Stage graph of pipeline" in page

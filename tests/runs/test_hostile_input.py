@@ -29,12 +29,6 @@ CONFIGS = {
 
 
 @pytest.fixture
-def operator(client, alice):
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def tiny_model(tmp_path, settings):
     settings.MODELS_DIR = tmp_path
     (tmp_path / "base").mkdir()

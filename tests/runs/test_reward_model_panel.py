@@ -14,12 +14,6 @@ from r1web.runs.services import metrics_record
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def viewer(client, charlie):
-    client.force_login(charlie)
-    return client
-
-
 def _figure(html: str) -> dict:
     tag = '<script id="reward-model-figure" type="application/json">'
     start = html.index(tag) + len(tag)

@@ -2,28 +2,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import pytest
 from django.urls import reverse
 
 from r1web.runs.models import MetricPoint, Run, Stage, StageKind
-from r1web.runs.services import RunError, metrics_record
+from r1web.runs.services import metrics_record
 from r1web.traces.models import Flag, Sample
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def viewer(client, charlie):
-    client.force_login(charlie)
-    return client
-
-
-@pytest.fixture
-def operator(client, alice):
-    client.force_login(alice)
-    return client
 
 
 def test_the_run_list_shows_progress_and_latest_metrics(viewer, make_run):

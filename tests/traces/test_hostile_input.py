@@ -12,12 +12,6 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def bob_client(client, bob):
-    client.force_login(bob)
-    return client
-
-
-@pytest.fixture
 def sample(make_run, make_samples):
     make_samples(make_run(), steps=1, groups=1, per_group=2)
     return Sample.objects.first()
@@ -31,15 +25,15 @@ def sample(make_run, make_samples):
     {"label": "\x00"},
     {},
 ])
-def test_a_malformed_flag_is_refused_with_a_400_and_not_stored(bob_client, sample, data):
-    response = bob_client.post(reverse("traces:flag", args=[sample.pk]), data, headers=HTMX)
+def test_a_malformed_flag_is_refused_with_a_400_and_not_stored(curator, sample, data):
+    response = curator.post(reverse("traces:flag", args=[sample.pk]), data, headers=HTMX)
     assert response.status_code == 400
     assert 'class="form-error" role="alert"' in response.content.decode()
     assert not Flag.objects.exists()
 
 
-def test_a_well_formed_flag_is_still_stored(bob_client, sample):
-    response = bob_client.post(
+def test_a_well_formed_flag_is_still_stored(curator, sample):
+    response = curator.post(
         reverse("traces:flag", args=[sample.pk]), {"label": "aha", "note": "nice"}, headers=HTMX
     )
     assert response.status_code == 200
