@@ -45,5 +45,7 @@ test: install browser
 	$(PY) -m pytest -q
 
 bench: install
+	$(PIP) install --quiet -r requirements-bench.txt
 	$(PY) bench/grpo_overhead.py
 	$(PY) bench/trace_browser.py
+	$(PY) bench/load.py

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "r1web.datasets",
     "r1web.curation",
     "r1web.audit",
+    "r1web.ingest",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "r1web.feedback.HtmxMessagesMiddleware",  # after messages and htmx: it uses both
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -142,7 +144,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = True
+# English only: with translation on, every number a template prints looked up the active
+# language in a context-local (a third of a 50-row table's render time, bench/demo_pages.py).
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -174,7 +178,9 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Celery. Stage tasks carry only a primary key; the database is the source of truth.
-CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
+# The file broker ignores the host, but without one kombu logs "No hostname was supplied"
+# on every connection: in every command that queues a task.
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://localhost/")
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = envstr("R1WEB_DEFAULT_QUEUE", "cpu")
 # The queues a run may be sent to (a worker listens with -Q); anything else is refused.
@@ -208,6 +214,8 @@ R1WEB_UPLOAD_MAX_ROWS = envint("R1WEB_UPLOAD_MAX_ROWS", 5_000_000)
 R1WEB_UPLOAD_TASK_BYTES = envint("R1WEB_UPLOAD_TASK_BYTES", 5 * 2**20)
 R1WEB_UPLOAD_TASK_ROWS = envint("R1WEB_UPLOAD_TASK_ROWS", 20_000)
 R1WEB_IMPORT_QUEUE = envstr("R1WEB_IMPORT_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+# The ingestion API (r1web.ingest): the largest request body a training script may send.
+R1WEB_INGEST_MAX_BYTES = envint("R1WEB_INGEST_MAX_BYTES", 64 * 2**20)
 
 LOGGING = {
     "version": 1,

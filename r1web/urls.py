@@ -21,4 +21,5 @@ urlpatterns = [
     path("datasets/", include("r1web.datasets.urls")),
     path("curation/", include("r1web.curation.urls")),
     path("audit/", include("r1web.audit.urls")),
+    path("", include("r1web.ingest.urls")),  # tokens, log imports, /api/v1/
 ]

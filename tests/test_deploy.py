@@ -114,3 +114,18 @@ def test_check_deploy_passes_without_a_warning_under_the_web_services_environmen
     assert process.returncode == 0, process.stdout + process.stderr
     assert "System check identified no issues" in process.stdout
 
+
+
+def test_the_gpu_worker_takes_its_gpu_count_from_the_environment():
+    gpu = compose()["services"]["gpu-worker"]
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["count"] == "${R1WEB_GPUS:-1}"
+    assert gpu["environment"]["R1WEB_GPUS"] == "${R1WEB_GPUS:-1}"  # a stage checks against it
+
+
+def test_workers_of_one_host_share_the_folder_they_size_their_threads_by():
+    services = compose()["services"]
+    for name in ("worker", "gpu-worker"):
+        service = services[name]
+        folder = service["environment"]["R1WEB_TRAINERS_DIR"]
+        assert any(volume.endswith(f":{folder}") for volume in service["volumes"]), name

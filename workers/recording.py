@@ -1,19 +1,101 @@
 """The database side of a running stage: a ``StageSink`` that records what stage code
-reports, and the heartbeat that tells everyone the worker is alive."""
+reports, and the heartbeat that tells everyone the worker is alive.
+
+Both outlive a database restart: a write that finds its connection gone is tried again
+on a new one (``write_retrying``), a missed heartbeat is beaten again a second later, and
+a cancel check that cannot reach the database keeps its last answer. A stage fails only
+when the database stays away longer than ``RETRY_FOR_SECONDS`` (``bench/chaos.py``
+restarts PostgreSQL under a running stage).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import queue
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 
 from r1web.runs.models import Stage
-from r1web.runs.services import checkpoint_record, metrics_record, stage_heartbeat
+from r1web.runs.services import (
+    checkpoint_record,
+    metrics_record,
+    metrics_record_steps,
+    stage_heartbeat,
+)
 from r1web.traces.services import samples_record
 from workers.domain.base import SampleRecord
+
+log = logging.getLogger(__name__)
+
+# How long a write keeps trying while the database is unreachable, and the longest pause
+# between tries. A restart takes seconds; a database down for minutes fails the stage.
+RETRY_FOR_SECONDS = 120.0
+MAX_BACKOFF_SECONDS = 8.0
+# How long the sink's writer gathers writes before storing them together: live pages
+# poll every few seconds, so a second's delay is not seen.
+FLUSH_SECONDS = 1.0
+# What a lost connection raises: the server went away (OperationalError) or Django
+# already knows the connection is closed (InterfaceError). Integrity and data errors are
+# bugs, never retried.
+LOST_CONNECTION = (OperationalError, InterfaceError)
+
+
+def write_retrying(func: Callable[..., Any], /, *, retry_for: float = RETRY_FOR_SECONDS,
+                   **kwargs) -> Any:
+    """``func(**kwargs)``, tried again on a new connection while the database is away.
+
+    The caller guarantees that ``func`` is one transaction and idempotent, so a try whose
+    commit was lost can be made again: the sink's services are (samples skip stored
+    positions, metrics and checkpoints upsert, a heartbeat overwrites). Inside a caller's
+    transaction nothing can be retried, and the error propagates at once.
+    """
+    deadline = time.monotonic() + retry_for
+    pause = 0.25
+    while True:
+        try:
+            return func(**kwargs)
+        except LOST_CONNECTION as exc:
+            left = deadline - time.monotonic()
+            if connection.in_atomic_block or left <= 0:
+                raise
+            log.warning("writing %s failed (%s); trying again in %.1fs",
+                        getattr(func, "__name__", func), str(exc).strip(), min(pause, left))
+            reset_connection()
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, MAX_BACKOFF_SECONDS)
+
+
+def is_main_process() -> bool:
+    """False in every process but the first of a stage that ``accelerate launch`` runs
+    as several (``workers.distributed``): only the main process writes to the database,
+    with what TRL gathered from all of them."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _ping() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def reset_connection() -> None:
+    """Drop this thread's connection (Django opens a new one on the next query). A broken
+    connection can fail even to close; that is what dropping it is for."""
+    with contextlib.suppress(DatabaseError):
+        connection.close()
 
 
 class DatabaseSink:
@@ -21,9 +103,10 @@ class DatabaseSink:
 
     The training loop only hands records over; a thread of its own writes them, so a
     step never waits for the database (``bench/grpo_overhead.py`` measures the cost).
-    ``close()`` waits for the last write and re-raises a write that failed. A worker
-    that dies loses at most the writes still queued, all after the latest recorded
-    checkpoint, and a resume discards and redoes those steps anyway.
+    ``close()`` waits for the last write and re-raises a write that failed for good
+    (``write_retrying`` rides out a database restart). A worker that dies loses at most
+    the writes still queued, all after the latest recorded checkpoint, and a resume
+    discards and redoes those steps anyway.
 
     When the caller holds a transaction (a test inside ``atomic``), writes join it on
     the calling thread instead: another connection could not see its rows.
@@ -32,6 +115,7 @@ class DatabaseSink:
     def __init__(self, stage: Stage, example_ids: dict[str, int] | None = None) -> None:
         self.stage = stage
         self.example_ids = example_ids or {}
+        self._main = is_main_process()
         self._stop_checked_at = 0.0
         self._stop = False
         self._error: BaseException | None = None
@@ -65,8 +149,20 @@ class DatabaseSink:
         now = time.monotonic()
         if now - self._stop_checked_at > 2:
             self._stop_checked_at = now
-            row = Stage.objects.filter(pk=self.stage.pk).values("cancel_requested", "status").first()
-            self._stop = row is None or row["cancel_requested"] or row["status"] != "running"
+            try:
+                row = Stage.objects.filter(pk=self.stage.pk).values(
+                    "cancel_requested", "status", "attempt").first()
+            except LOST_CONNECTION:
+                if connection.in_atomic_block:
+                    raise
+                # The database is restarting: keep training, ask again on a new connection.
+                log.warning("stage %s: cannot check for a cancel; asking again", self.stage.pk)
+                reset_connection()
+                return self._stop
+            # Another attempt owns the stage when this worker was reaped as silent and
+            # the stage resumed: this one must stop writing into it.
+            self._stop = (row is None or row["cancel_requested"] or row["status"] != "running"
+                          or row["attempt"] != self.stage.attempt)
         return self._stop
 
     def close(self) -> None:
@@ -74,9 +170,15 @@ class DatabaseSink:
             self._writes.put(None)
             self._thread.join()
         self._raise_failed_write()
+        if self._thread is not None:
+            # The stage's outcome is written next, from this thread, whose connection a
+            # database restart may have cut while the writer thread rode the restart out.
+            write_retrying(_ping)
 
     def _write(self, func, **kwargs) -> None:
         self._raise_failed_write()
+        if not self._main:
+            return  # another process of a multi-process stage: the main one writes
         if self._thread is None:
             func(**kwargs)
         else:
@@ -88,15 +190,79 @@ class DatabaseSink:
 
     def _drain(self) -> None:
         try:
-            while (item := self._writes.get()) is not None:
-                func, kwargs = item
-                if self._error is None:  # after a failure, later writes would lie
-                    try:
-                        func(**kwargs)
-                    except Exception as exc:
-                        self._error = exc
+            closing = False
+            while not closing:
+                items, closing = self._gather()
+                for func, kwargs in coalesce(items):
+                    if self._error is None:  # after a failure, later writes would lie
+                        try:
+                            write_retrying(func, **kwargs)
+                        except Exception as exc:
+                            self._error = exc
         finally:
             connection.close()
+
+    def _gather(self) -> tuple[list, bool]:
+        """The writes handed over in the next ``FLUSH_SECONDS`` (or until ``close()``),
+        and whether ``close()`` came. Several steps' writes then cost one transaction
+        and one refresh of the chart summaries instead of a few each: the database
+        shares the cores with training (``bench/grpo_overhead.py``)."""
+        items = [self._writes.get()]
+        deadline = time.monotonic() + FLUSH_SECONDS
+        while items[-1] is not None and (left := deadline - time.monotonic()) > 0:
+            try:
+                items.append(self._writes.get(timeout=left))
+            except queue.Empty:
+                break
+        if items[-1] is None:
+            return items[:-1], True
+        return items, False
+
+
+def coalesce(items: list[tuple[Callable, dict]]) -> list[tuple[Callable, dict]]:
+    """Merge runs of sample, metric and progress writes into one write each, keeping
+    every other write (a checkpoint) in its place: what came before a checkpoint is
+    stored before it, so a resume never finds a checkpoint newer than its samples."""
+    merged: list[tuple[Callable, dict]] = []
+    pending: list[tuple[Callable, dict]] = []
+    for func, kwargs in items:
+        if func in (samples_record, metrics_record, stage_heartbeat):
+            pending.append((func, kwargs))
+        else:
+            merged += _merged(pending)
+            pending = []
+            merged.append((func, kwargs))
+    return merged + _merged(pending)
+
+
+def _merged(pending: list[tuple[Callable, dict]]) -> list[tuple[Callable, dict]]:
+    if not pending:
+        return []
+    merged: dict[str, Any] = {"samples": None, "points": {}, "progress": None}
+    for func, kwargs in pending:
+        if func is samples_record:
+            if merged["samples"] is None:
+                merged["samples"] = {**kwargs, "records": []}
+            merged["samples"]["records"] += kwargs["records"]
+        elif func is metrics_record:
+            merged["stage_pk"] = kwargs["stage_pk"]
+            merged["points"].setdefault(kwargs["step"], {}).update(kwargs["values"])
+        else:
+            merged["progress"] = kwargs  # only the latest position matters
+    return [(_record_together, merged)]
+
+
+@transaction.atomic
+def _record_together(*, samples: dict | None, points: dict, progress: dict | None,
+                     stage_pk: int | None = None) -> None:
+    """One transaction for what ``coalesce`` merged; each part is idempotent, so a retry
+    after a lost commit stores nothing twice."""
+    if samples is not None:
+        samples_record(**samples)
+    if points:
+        metrics_record_steps(stage_pk=stage_pk, points=points)
+    if progress is not None:
+        stage_heartbeat(**progress)
 
 
 class Heartbeat:
@@ -119,7 +285,16 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self._done.wait(settings.R1WEB_HEARTBEAT_SECONDS):
-                close_old_connections()
-                stage_heartbeat(stage_pk=self.stage_pk)
+                self.beat()
         finally:
             connection.close()
+
+    def beat(self) -> None:
+        """One heartbeat. A missed one is no failure: the next comes an interval later,
+        and a stage is reaped only after R1WEB_STALE_AFTER_SECONDS of silence."""
+        try:
+            close_old_connections()
+            stage_heartbeat(stage_pk=self.stage_pk)
+        except DatabaseError as exc:
+            log.warning("stage %s: heartbeat failed (%s)", self.stage_pk, str(exc).strip())
+            reset_connection()

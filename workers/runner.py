@@ -13,12 +13,13 @@ from r1web.runs.models import Stage, StageInput
 from r1web.runs.services import checkpoint_record, metrics_record, stage_fail, stage_succeed
 from workers.domain.base import StageCancelled
 from workers.domain.formats import R1_ZERO, CompletionFormat, get_format
-from workers.recording import DatabaseSink, Heartbeat
+from workers.domain.probes import probe_settings
+from workers.recording import DatabaseSink, Heartbeat, is_main_process
 
 log = logging.getLogger(__name__)
 
 
-def _quiet_progress_bars() -> None:
+def quiet_progress_bars() -> None:
     """datasets and transformers draw progress bars for every map and model load; in a
     worker's log they are hundreds of lines per stage. The stage reports its own progress."""
     import datasets
@@ -29,25 +30,42 @@ def _quiet_progress_bars() -> None:
 
 
 def execute(stage: Stage) -> None:
+    # Beat from the claim on: importing torch and TRL can take longer than
+    # R1WEB_STALE_AFTER_SECONDS on a busy machine, and a silent stage is reaped as dead.
+    with Heartbeat(stage.pk):
+        _execute(stage)
+
+
+def _execute(stage: Stage) -> None:
     from r1web.runs.registry import STAGE_KINDS
 
-    _quiet_progress_bars()
+    quiet_progress_bars()
     spec = STAGE_KINDS.get(stage.kind)
     if spec is None:
         stage_fail(stage_pk=stage.pk, error=f"no runner for stage kind {stage.kind!r}")
         return
     runner = spec.load_runner()
+    processes = stage.params.get("num_processes", 1)
+    if processes > 1:
+        from workers.distributed import run_distributed
+
+        def runner(stage: Stage) -> dict:  # the worker supervises; the processes train
+            return run_distributed(stage, processes)
+
+    # The outcome is this attempt's: a worker that lost the stage meanwhile changes nothing.
+    attempt = stage.attempt
     try:
-        with Heartbeat(stage.pk):
-            result = runner(stage)
+        result = runner(stage)
     except StageCancelled:
-        stage_fail(stage_pk=stage.pk, error="cancelled", cancelled=True, resumable=True)
+        stage_fail(stage_pk=stage.pk, error="cancelled", cancelled=True, resumable=True,
+                   attempt=attempt)
     except Exception as exc:  # the stage failed; the worker must live on
         log.exception("stage %s failed", stage.pk)
         resumable = stage.latest_checkpoint() is not None
-        stage_fail(stage_pk=stage.pk, error=f"{type(exc).__name__}: {exc}", resumable=resumable)
+        stage_fail(stage_pk=stage.pk, error=f"{type(exc).__name__}: {exc}", resumable=resumable,
+                   attempt=attempt)
     else:
-        stage_succeed(stage_pk=stage.pk, result=result)
+        stage_succeed(stage_pk=stage.pk, result=result, attempt=attempt)
 
 
 def model_path(stage: Stage) -> str:
@@ -97,8 +115,9 @@ def run_grpo_stage(stage: Stage) -> dict:
     weights = grpo_reward_weights(rules, rule_weights, reward_models)
     extra_funcs = stage_reward_funcs(stage, fmt)  # loaded before any sampling starts
     examples = stage_examples(stage, StageInput.Role.TRAIN, "train")
+    probes = probe_examples(stage)
     resume = stage.latest_checkpoint() if stage.attempt > 1 else None
-    with _sink(stage, examples) as sink:
+    with _sink(stage, examples + probes) as sink:
         result = run_grpo(
             model_path=model_path(stage),
             train_examples=[example.as_record() for example in examples],
@@ -110,9 +129,23 @@ def run_grpo_stage(stage: Stage) -> dict:
             completion_format=fmt,
             reward_weights=weights,
             extra_reward_funcs=extra_funcs,
+            probe_examples=[example.as_record() for example in probes],
+            probe_every=probe_settings(params).every,
         )
-    checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path, final=True)
-    return {"steps": result.steps, "completions_per_step": result.completions_per_step}
+    if is_main_process():
+        checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path,
+                          final=True)
+    return {"steps": result.steps, "completions_per_step": result.completions_per_step,
+            "probe_rounds": result.probe_rounds, "probe_seconds": result.probe_seconds}
+
+
+def probe_examples(stage: Stage) -> list[Example]:
+    """The stage's probe prompts: the first held-out (test split) examples of what it
+    trains on, the same set every round. None when probes are off or nothing is held out."""
+    wanted = probe_settings(stage.params)
+    if not wanted.enabled:
+        return []
+    return stage_examples(stage, StageInput.Role.TRAIN, "test")[: wanted.prompts]
 
 
 def run_eval_stage(stage: Stage) -> dict:
@@ -157,7 +190,9 @@ def run_sft_stage(stage: Stage) -> dict:
             samples_per_eval=params.get("samples_per_eval", 4),
             max_new_tokens=params.get("max_new_tokens", 64),
         )
-    checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path, final=True)
+    if is_main_process():
+        checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path,
+                          final=True)
     return {"steps": result.steps, "train_loss": result.train_loss, "seconds": result.seconds}
 
 

@@ -33,6 +33,14 @@ def import_dataset(import_pk: int) -> None:
     dataset_import_run(import_pk=import_pk)
 
 
+@shared_task(name="r1web.export_dataset")
+def export_dataset(export_pk: int) -> None:
+    """A large dataset version written to a file for download (r1web.datasets.exports)."""
+    from r1web.datasets.exports import dataset_export_run
+
+    dataset_export_run(export_pk=export_pk)
+
+
 def reap_stale_once() -> int:
     """One pass of the reaper: fail the running stages whose worker stopped beating.
 
@@ -42,13 +50,14 @@ def reap_stale_once() -> int:
     """
     from django.db import close_old_connections, connection
 
+    from r1web.datasets.exports import dataset_exports_reap_stale
     from r1web.datasets.imports import dataset_imports_reap_stale
     from r1web.runs.services import stages_reap_stale
 
     try:
         close_old_connections()
         # Imports too: a dead worker's import is failed and its uploaded file removed.
-        return stages_reap_stale() + dataset_imports_reap_stale()
+        return stages_reap_stale() + dataset_imports_reap_stale() + dataset_exports_reap_stale()
     except Exception:
         log.exception("reaping stale stages failed; retrying in the next pass")
         return 0

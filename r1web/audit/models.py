@@ -20,6 +20,8 @@ class Action(models.TextChoices):
     CURATION_ACCEPT = "curation.accept", "accepted"
     CURATION_REJECT = "curation.reject", "rejected"
     DATASET_FREEZE = "curation.freeze", "froze"
+    TOKEN_CREATE = "token.create", "created API token"
+    TOKEN_REVOKE = "token.revoke", "revoked API token"
 
 
 class AuditEvent(models.Model):

@@ -22,6 +22,10 @@ class PromoteForm(forms.Form):
     sample = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     filter_query = forms.CharField(required=False, max_length=MAX_FILTER_QUERY)
     dataset = forms.SlugField(required=False, max_length=100)
+    new_dataset = forms.SlugField(required=False, max_length=100)
+    # The newest sample id the curator confirmed: samples a running stage writes after
+    # the confirmation are not promoted behind their back.
+    upto = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -29,12 +33,13 @@ class PromoteForm(forms.Form):
             return data
         if not data.get("sample"):
             data["filter"] = _narrowing_filter(data.get("filter_query") or "")
-        data["dataset"] = data.get("dataset") or DEFAULT_DATASET
+        data["dataset"] = data.get("new_dataset") or data.get("dataset") or DEFAULT_DATASET
         return data
 
 
 def _narrowing_filter(query: str) -> QueryDict:
-    params = QueryDict(query)
+    params = QueryDict(query, mutable=True)
+    params.pop("after", None)  # a page of the browser, not a filter
     form = TraceFilterForm(params)
     if not form.is_valid():
         # The browser ignores a bad value when it lists samples; a promotion must not

@@ -68,3 +68,29 @@ def recent_decisions(dataset: Dataset, limit: int = 20) -> QuerySet[CurationItem
         .select_related("decided_by")
         .order_by("-decided_at")[:limit]
     )
+
+
+def promotion_targets() -> list[tuple[str, bool]]:
+    """(name, is the default) of the datasets a curator may promote samples into: the SFT
+    datasets, and the default one even before it exists."""
+    from r1web.curation.forms import DEFAULT_DATASET
+
+    names = set(Dataset.objects.filter(kind=Dataset.Kind.SFT).values_list("name", flat=True)[:500])
+    return [(name, name == DEFAULT_DATASET) for name in sorted(names | {DEFAULT_DATASET})]
+
+
+@dataclass(frozen=True)
+class Promotable:
+    """What promoting a filter would queue: ``count`` samples up to sample id ``upto``."""
+
+    count: int
+    upto: int | None
+    too_many: bool
+
+
+def promotable(params, *, limit: int) -> Promotable:
+    """The samples a trace filter matches, counted up to ``limit`` and no further."""
+    from r1web.traces.selectors import filter_samples
+
+    ids = list(filter_samples(params).order_by("-id").values_list("id", flat=True)[:limit])
+    return Promotable(count=len(ids), upto=ids[0] if ids else None, too_many=len(ids) >= limit)

@@ -6,6 +6,7 @@ app_name = "curation"
 urlpatterns = [
     path("", views.queue_index, name="index"),
     path("promote/", views.promote, name="promote"),
+    path("promote/confirm/", views.promote_confirm, name="promote_confirm"),
     path("generate/", views.generate, name="generate"),
     path("items/<int:pk>/", views.item_detail, name="item"),
     path("items/<int:pk>/save/", views.item_save, name="save"),

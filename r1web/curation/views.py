@@ -15,7 +15,9 @@ from r1web.curation.forms import EditForm, GenerateForm, PromoteForm, RejectForm
 from r1web.curation.models import CurationItem
 from r1web.datasets.models import Dataset
 from r1web.htmx import render_partial, wants_partial
+from r1web.traces.forms import cleaned, describe
 from r1web.traces.models import Sample
+from r1web.traces.selectors import filter_samples
 
 MAX_PROMOTE = 5000  # one click must not queue a whole run's millions of samples
 
@@ -24,6 +26,27 @@ MAX_PROMOTE = 5000  # one click must not queue a whole run's millions of samples
 def queue_index(request: HttpRequest) -> HttpResponse:
     context = {"queues": selectors.queues(), "generate_form": GenerateForm()}
     return render(request, "curation/index.html", context)
+
+
+@require_GET
+@role_required(CURATOR)
+def promote_confirm(request: HttpRequest) -> HttpResponse:
+    """How many samples a filter would promote, and where to: nothing is written yet."""
+    form = PromoteForm({"filter_query": request.GET.urlencode()})
+    context = {
+        "targets": selectors.promotion_targets(), "limit": MAX_PROMOTE, "error": "",
+        "in_panel": wants_partial(request),
+    }
+    if not form.is_valid():
+        context["error"] = _errors_text(form)
+    else:
+        matching = selectors.promotable(form.cleaned_data["filter"], limit=MAX_PROMOTE + 1)
+        context.update(
+            matching=matching,
+            filter_query=form.cleaned_data["filter"].urlencode(),
+            described=describe(cleaned(form.cleaned_data["filter"])),
+        )
+    return render_partial(request, "curation/promote.html", "confirm", context)
 
 
 @require_POST
@@ -35,7 +58,8 @@ def promote(request: HttpRequest) -> HttpResponse:
         return redirect("traces:list")
     data = form.cleaned_data
     samples = _promoted_samples(data)
-    if samples.count() > MAX_PROMOTE:
+    wanted = samples.order_by()[: MAX_PROMOTE + 1].count()  # never counts millions
+    if wanted > MAX_PROMOTE:
         messages.error(
             request, f"that filter matches more than {MAX_PROMOTE} samples; narrow it first"
         )
@@ -43,7 +67,8 @@ def promote(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("traces:list") + "?" + data["filter"].urlencode())
     dataset = services.curation_dataset_get_or_create(name=data["dataset"], user=request.user)
     added = services.candidates_promote(samples=samples, dataset=dataset, user=request.user)
-    messages.success(request, f"queued {added} new candidate(s) for {dataset.name}")
+    already = f" ({wanted - added} were already queued)" if wanted > added else ""
+    messages.success(request, f"queued {added} new candidate(s) for {dataset.name}{already}")
     return redirect("curation:queue", dataset.name)
 
 
@@ -57,9 +82,8 @@ def _errors_text(form) -> str:
 def _promoted_samples(data: dict):
     if data.get("sample"):
         return Sample.objects.filter(pk=data["sample"])
-    from r1web.traces.selectors import filter_samples
-
-    return filter_samples(data["filter"])
+    samples = filter_samples(data["filter"])
+    return samples.filter(pk__lte=data["upto"]) if data.get("upto") else samples
 
 
 @require_GET
@@ -118,7 +142,7 @@ def item_save(request: HttpRequest, pk: int) -> HttpResponse:
         services.curation_save(item=item, user=request.user, **form.cleaned_data)
     except services.CurationError as exc:
         return _refused(request, item, exc, edit_form=form)
-    messages.success(request, f"saved candidate {item.pk}")
+    messages.success(request, f"saved candidate {item.pk}; it stays yours to accept or reject")
     return _after_post(request, item.dataset)
 
 
@@ -133,6 +157,7 @@ def item_accept(request: HttpRequest, pk: int) -> HttpResponse:
         services.curation_accept(item=item, user=request.user, **form.cleaned_data)
     except services.CurationError as exc:
         return _refused(request, item, exc, edit_form=form)
+    messages.success(request, f"accepted candidate {item.pk}")
     services.curation_claim_next(dataset=item.dataset, user=request.user)
     return _after_post(request, item.dataset)
 
@@ -148,6 +173,7 @@ def item_reject(request: HttpRequest, pk: int) -> HttpResponse:
         services.curation_reject(item=item, user=request.user, reason=form.cleaned_data["reason"])
     except services.CurationError as exc:
         return _refused(request, item, exc, reject_form=form)
+    messages.success(request, f"rejected candidate {item.pk}")
     services.curation_claim_next(dataset=item.dataset, user=request.user)
     return _after_post(request, item.dataset)
 
@@ -157,6 +183,7 @@ def item_reject(request: HttpRequest, pk: int) -> HttpResponse:
 def item_release(request: HttpRequest, pk: int) -> HttpResponse:
     item = _held(pk)
     services.curation_release(item=item, user=request.user)
+    messages.info(request, f"gave candidate {item.pk} back to the queue")
     return redirect("curation:queue", item.dataset.name)
 
 

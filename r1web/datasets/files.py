@@ -272,24 +272,45 @@ def _export_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-def write_examples(records: list[dict], path: str | Path, *, fmt: str) -> Path:
-    """Write records (in order) to ``path``: a file, or a directory for ``hf``."""
+WriteProgress = Callable[[int, int], None]  # rows written so far, of all rows
+EXPORT_BATCH_ROWS = 10_000
+
+
+def write_examples(
+    records: list[dict], path: str | Path, *, fmt: str, on_progress: WriteProgress | None = None
+) -> Path:
+    """Write records (in order) to ``path``: a file, or a directory for ``hf``.
+    ``on_progress`` hears every few thousand rows how many are written."""
     path = Path(path)
     rows = _export_rows(records)
+    report = on_progress or (lambda done, total: None)
     if fmt == "jsonl":
         with path.open("w", encoding="utf-8") as out:
-            for row in rows:
+            for done, row in enumerate(rows, 1):
                 row["provenance"] = json.loads(row["provenance"])
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                if done % PROGRESS_EVERY == 0:
+                    report(done, len(rows))
     elif fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        pq.write_table(pa.Table.from_pylist(rows), path)
+        _write_parquet(rows, path, report)
     elif fmt == "hf":
         from r1web.datasets.hf_disk import write_rows
 
-        write_rows(rows, path)
+        write_rows(rows, path, on_progress=report)
     else:
         raise DatasetFileError(f"cannot export to {fmt!r} (choose jsonl, parquet or hf)")
+    report(len(rows), len(rows))
     return path
+
+
+def _write_parquet(rows: list[dict], path: Path, report: WriteProgress) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first = pa.Table.from_pylist(rows[:EXPORT_BATCH_ROWS])
+    with pq.ParquetWriter(path, first.schema) as writer:
+        writer.write_table(first)
+        for start in range(EXPORT_BATCH_ROWS, len(rows), EXPORT_BATCH_ROWS):
+            report(start, len(rows))
+            batch = rows[start : start + EXPORT_BATCH_ROWS]
+            writer.write_table(pa.Table.from_pylist(batch, schema=first.schema))

@@ -79,13 +79,19 @@ def _json(path: Path) -> dict:
     return value
 
 
-def write_rows(rows: list[dict], path: Path) -> Path:
-    """One split, as ``Dataset.from_list(rows).save_to_disk(path)`` would write it."""
-    table = pa.Table.from_pylist(rows)
+def write_rows(rows: list[dict], path: Path, on_progress=None, batch_rows: int = 10_000) -> Path:
+    """One split, as ``Dataset.from_list(rows).save_to_disk(path)`` would write it.
+    ``on_progress(rows written, rows)`` hears after each batch."""
+    table = pa.Table.from_pylist(rows[:batch_rows])
     path.mkdir(parents=True, exist_ok=True)
     with pa.OSFile(str(path / DATA_FILE), "wb") as sink:
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
+            for start in range(batch_rows, len(rows), batch_rows):
+                if on_progress:
+                    on_progress(start, len(rows))
+                batch = rows[start : start + batch_rows]
+                writer.write_table(pa.Table.from_pylist(batch, schema=table.schema))
     features = {field.name: {"dtype": _DTYPES.get(field.type, "string"), "_type": "Value"}
                 for field in table.schema}
     info = {"citation": "", "description": "", "features": features, "homepage": "",

@@ -9,6 +9,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from workers.domain.progress import Progress, measured
+
 MAX_ID = 2**63 - 1
 # Provenance keys that name a row, with the page that shows it and the link's words.
 PROVENANCE_LINKS = (
@@ -207,3 +209,72 @@ class DatasetImport(models.Model):
         if self.status == self.Status.WRITING and self.rows_total:
             return 50 + min(50, 50 * self.rows_written // self.rows_total)
         return 0
+
+    def seconds_left(self) -> float | None:
+        """Time left at the pace so far (both phases as one), once it can be told."""
+        return measured(self.progress_percent(), 100, self.started_at,
+                        self.heartbeat_at).seconds_left
+
+    def rows_per_second(self) -> float | None:
+        if self.status != self.Status.CHECKING:
+            return None
+        return measured(self.rows_checked, None, self.started_at, self.heartbeat_at).rate
+
+
+class DatasetExport(models.Model):
+    """A version written to a file by a worker, for download: how far it got, how it
+    ended. Only versions too large to write within a request (``R1WEB_UPLOAD_TASK_ROWS``)
+    are exported this way; the file is kept under ``VAR_DIR/exports`` for a day."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "waiting for a worker"
+        WRITING = "writing", "writing the file"
+        SUCCEEDED = "succeeded", "ready to download"
+        FAILED = "failed", "failed"
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="+")
+    fmt = models.CharField(max_length=10)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    path = models.CharField(max_length=1000, blank=True)  # the finished file
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_written = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.fmt} export of {self.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("datasets:export", args=[self.pk])
+
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    def download_name(self) -> str:
+        version = self.version
+        return f"{version.dataset.name}-v{version.number}.{'zip' if self.fmt == 'hf' else self.fmt}"
+
+    def progress_percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        return min(100, 100 * self.rows_written // self.rows_total) if self.rows_total else 0
+
+    def progress(self) -> Progress:
+        return measured(self.rows_written, self.rows_total, self.started_at, self.heartbeat_at,
+                        unit="row")
+
+    def seconds_left(self) -> float | None:
+        return self.progress().seconds_left
+
+    def rows_per_second(self) -> float | None:
+        return self.progress().rate

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from r1web.datasets.content import CONTENT_FIELDS
@@ -12,19 +13,32 @@ from r1web.datasets.models import Dataset, DatasetVersion, Example, provenance_i
 from r1web.runs.models import Checkpoint, Run, Stage, StageInput
 
 
-def datasets_with_counts() -> QuerySet[Dataset]:
-    return Dataset.objects.annotate(num_versions=Count("versions")).order_by("name")
+def datasets_with_counts() -> list[Dataset]:
+    """Datasets by name, each with ``num_versions`` and ``latest`` (its newest version, or
+    None): two queries however many datasets there are."""
+    newest = DatasetVersion.objects.filter(dataset=OuterRef("pk")).order_by("-number")
+    datasets = list(
+        Dataset.objects.annotate(num_versions=Count("versions"),
+                                 latest_pk=Subquery(newest.values("pk")[:1]))
+        .order_by("name")
+    )
+    latest = DatasetVersion.objects.in_bulk([d.latest_pk for d in datasets if d.latest_pk])
+    for dataset in datasets:
+        dataset.latest = latest.get(dataset.latest_pk)
+        if dataset.latest is not None:
+            dataset.latest.dataset = dataset
+    return datasets
 
 
 def dataset_versions(dataset: Dataset) -> QuerySet[DatasetVersion]:
-    return dataset.versions.select_related("produced_by__run", "parent", "created_by").order_by(
-        "-number"
-    )
+    # The parent's dataset too: the lineage box names the newest version's parent.
+    versions = dataset.versions.select_related("produced_by__run", "parent__dataset", "created_by")
+    return versions.order_by("-number")
 
 
 def version_get(name: str, number: int) -> DatasetVersion:
     return get_object_or_404(
-        DatasetVersion.objects.select_related("dataset", "produced_by__run", "parent"),
+        DatasetVersion.objects.select_related("dataset", "produced_by__run", "parent__dataset"),
         dataset__name=name,
         number=number,
     )
@@ -132,21 +146,42 @@ def _curated_from(version: DatasetVersion) -> list[Stage]:
 
 
 def lineage_for_stage(stage: Stage) -> Lineage:
+    uses = StageInput.objects.filter(stage=stage).select_related("version__dataset")
+    return _stage_lineage(stage, uses, stage.outputs.select_related("dataset"))
+
+
+def _stage_lineage(stage: Stage, uses, outputs) -> Lineage:
     input_model = stage.input_checkpoint
     if input_model is None and stage.input_from_id:
         input_model = stage.input_from.output_checkpoint
-    uses = StageInput.objects.filter(stage=stage).select_related("version__dataset")
     return Lineage(
         subject=str(stage),
         input_model=input_model,
         inputs=[(use.role, use.version) for use in uses],
-        outputs=list(stage.outputs.select_related("dataset")),
+        outputs=list(outputs),
         checkpoints=[stage.output_checkpoint] if stage.output_checkpoint_id else [],
     )
 
 
-def lineage_for_run(run: Run) -> list[tuple[Stage, Lineage]]:
-    stages = run.stages.select_related(
-        "input_checkpoint", "input_from__output_checkpoint", "output_checkpoint"
-    )
-    return [(stage, lineage_for_stage(stage)) for stage in stages.order_by("position")]
+def lineage_for_run(
+    run: Run, stages: Sequence[Stage] | None = None
+) -> list[tuple[Stage, Lineage]]:
+    """Each stage's lineage in a fixed number of queries (none with ``stages``: the run's
+    stages from ``runs.selectors.stages_of``, with their inputs and outputs prefetched)."""
+    if stages is None:
+        stages = run.stages.select_related(
+            "input_checkpoint", "input_from__output_checkpoint", "output_checkpoint"
+        ).prefetch_related(
+            Prefetch("inputs", StageInput.objects.select_related("version__dataset")),
+            Prefetch("outputs", DatasetVersion.objects.select_related("dataset")),
+        ).order_by("position")
+    return [
+        # In the versions' own order (dataset name, newest first), whatever the prefetch's.
+        (stage, _stage_lineage(stage, stage.inputs.all(),
+                               sorted(stage.outputs.all(), key=_version_order)))
+        for stage in stages
+    ]
+
+
+def _version_order(version: DatasetVersion) -> tuple[str, int]:
+    return version.dataset.name, -version.number

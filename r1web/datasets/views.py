@@ -15,12 +15,12 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from r1web.accounts.access import role_required
-from r1web.accounts.roles import CURATOR, OPERATOR
+from r1web.accounts.roles import CURATOR, OPERATOR, VIEWER
 from r1web.datasets import selectors
-from r1web.datasets.files import write_examples
+from r1web.datasets.exports import dataset_export_queue, export_file, needs_worker
 from r1web.datasets.forms import ColdStartSFTForm, DiffForm, UploadForm
 from r1web.datasets.imports import dataset_import_queue, runs_as_task
-from r1web.datasets.models import Dataset, DatasetImport, Example
+from r1web.datasets.models import Dataset, DatasetExport, DatasetImport, Example
 from r1web.datasets.services import DatasetError, dataset_import_file
 from r1web.datasets.uploads import LimitedUploadHandler
 from r1web.htmx import render_partial, stop_polling_when, wants_partial
@@ -79,6 +79,7 @@ def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse
         "split": split,
         "sft_form": ColdStartSFTForm(),
         "formats": DOWNLOADS,
+        "export_job": needs_worker(version),
     }
     return render_partial(request, "datasets/version.html", "examples", context)
 
@@ -142,18 +143,47 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def version_download(request: HttpRequest, name: str, number: int, fmt: str) -> FileResponse:
+    """Written within the request: the version page offers this for small versions and
+    an export job (``export_create``) for large ones."""
     if fmt not in DOWNLOADS:
         raise Http404(f"no download format {fmt!r}")
     version = selectors.version_get(name, number)
     tmp = Path(tempfile.mkdtemp(prefix="r1web-export-"))
-    target = write_examples(selectors.version_records(version), tmp / f"{name}-v{number}", fmt=fmt)
-    if fmt == "hf":
-        target = Path(shutil.make_archive(str(target), "zip", root_dir=target))
+    target = export_file(version, fmt, tmp)
     filename = f"{name}-v{number}.{'zip' if fmt == 'hf' else fmt}"
     # The file is unlinked once opened; the open handle keeps it readable until sent.
     handle = target.open("rb")
     shutil.rmtree(tmp, ignore_errors=True)
     return FileResponse(handle, as_attachment=True, filename=filename, content_type=DOWNLOADS[fmt])
+
+
+@require_POST
+@role_required(VIEWER)  # a job row, but no change to data: whoever may read may download
+def export_create(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """A large version's file, written by a worker behind a progress page."""
+    version = selectors.version_get(name, number)
+    fmt = request.POST.get("format", "")
+    if fmt not in DOWNLOADS:
+        messages.error(request, f"no download format {fmt[:20]!r}")
+        return redirect(version)
+    return redirect(dataset_export_queue(version=version, fmt=fmt, created_by=request.user))
+
+
+@require_GET
+def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """An export's progress while a worker writes it (htmx polls), then its download."""
+    job = get_object_or_404(DatasetExport.objects.select_related("version__dataset"), pk=pk)
+    response = render_partial(request, "datasets/export.html", "export-progress", {"job": job})
+    return stop_polling_when(wants_partial(request) and job.is_finished(), response)
+
+
+@require_GET
+def export_download(request: HttpRequest, pk: int) -> FileResponse:
+    job = get_object_or_404(DatasetExport.objects.select_related("version__dataset"), pk=pk)
+    if job.status != DatasetExport.Status.SUCCEEDED or not job.path or not Path(job.path).is_file():
+        raise Http404("this export is not ready, or its file has expired")
+    return FileResponse(Path(job.path).open("rb"), as_attachment=True,
+                        filename=job.download_name(), content_type=DOWNLOADS[job.fmt])
 
 
 @require_POST
@@ -179,6 +209,7 @@ def version_sft(request: HttpRequest, name: str, number: int) -> HttpResponse:
         "dataset": version.dataset,
         "sft_form": form,
         "formats": DOWNLOADS,
+        "export_job": needs_worker(version),
         "page": Paginator(selectors.version_examples(version), EXAMPLES_PER_PAGE).get_page(1),
     }
     return render(request, "datasets/version.html", context, status=400)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 Point = tuple[float, float]
 
-DEFAULT_POINTS = 600
+DEFAULT_POINTS = 300
 MAX_POINTS = 5000
 
 
@@ -28,26 +28,27 @@ def downsample(points: Sequence[Point], buckets: int) -> list[Point]:
         return list(points)
     lo, hi = points[0][0], points[-1][0]
     width = (hi - lo) / buckets or 1.0
+    top = buckets - 1
     kept: list[Point] = []
-    current: list[int] = []  # indexes into points: min, max, last of the open bucket
     bucket = None
+    # The open bucket's lowest, highest and last point (index, and y for the first two):
+    # kept in locals, as a run page sends a dozen series of thousands of points here.
+    low_i = high_i = last_i = 0
+    low_y = high_y = 0.0
     for i, (x, y) in enumerate(points):
-        b = min(int((x - lo) / width), buckets - 1)
+        b = min(int((x - lo) / width), top)
         if b != bucket:
-            kept.extend(_bucket_points(points, current))
-            bucket, current = b, [i, i, i]
+            if bucket is not None:
+                kept.extend([points[j] for j in sorted({low_i, high_i, last_i})])
+            bucket, low_i, high_i, last_i, low_y, high_y = b, i, i, i, y, y
             continue
-        if y < points[current[0]][1]:
-            current[0] = i
-        if y > points[current[1]][1]:
-            current[1] = i
-        current[2] = i
-    kept.extend(_bucket_points(points, current))
+        if y < low_y:
+            low_i, low_y = i, y
+        if y > high_y:
+            high_i, high_y = i, y
+        last_i = i
+    kept.extend([points[j] for j in sorted({low_i, high_i, last_i})])
     return kept
-
-
-def _bucket_points(points: Sequence[Point], indexes: list[int]) -> list[Point]:
-    return [points[i] for i in sorted(set(indexes))]
 
 
 def bucket_rows_to_points(rows: Iterable[tuple[float, float, float, float, float]]) -> list[Point]:
@@ -82,10 +83,15 @@ def clamp_points(raw: str | None, default: int = DEFAULT_POINTS) -> int:
 @dataclass(frozen=True)
 class Chart:
     slug: str
-    title: str
+    title: str  # when the chart has no title_words, or nothing to draw yet
     y_title: str
     series: tuple[tuple[str, str], ...]  # (series key, legend label)
     y2: tuple[str, ...] = ()  # series drawn on a right-hand axis
+    counts: tuple[str, ...] = ()  # series of whole numbers: integer ticks, never smoothed
+    # (series key, its word in the title): the title names only what is drawn, so
+    # "KL and entropy" reads "Entropy" when beta is 0 and TRL logs no KL.
+    title_words: tuple[tuple[str, str], ...] = ()
+    hover: str = ".3f"  # d3 format of the values on hover
 
 
 CHARTS: tuple[Chart, ...] = (
@@ -93,12 +99,14 @@ CHARTS: tuple[Chart, ...] = (
     Chart(
         "accuracy", "Accuracy and format", "rate",
         (("accuracy", "accuracy"), ("format_rate", "format ok")),
+        title_words=(("accuracy", "accuracy"), ("format_rate", "format")),
     ),
     Chart(
         "length",
         "Response length",
         "tokens",
         (("length_mean", "mean"), ("length_min", "min"), ("length_max", "max")),
+        hover=".1f",
     ),
     Chart(
         "reflection",
@@ -106,10 +114,23 @@ CHARTS: tuple[Chart, ...] = (
         "rate",
         (("reflection_rate", "reflection rate (detector)"), ("flags", "human reflection flags")),
         y2=("flags",),
+        counts=("flags",),
     ),
-    Chart("kl", "KL and entropy", "value", (("kl", "KL"), ("entropy", "entropy"))),
-    Chart("loss", "Loss", "loss", (("loss", "loss"),)),
+    Chart(
+        "kl", "KL and entropy", "value", (("kl", "KL"), ("entropy", "entropy")),
+        title_words=(("kl", "KL"), ("entropy", "entropy")),
+        hover=".4g",
+    ),
+    Chart("loss", "Loss", "loss", (("loss", "loss"),), hover=".4g"),
 )
+
+# Plotly's default colours, set explicitly: a raw line and its smoothed line match, and
+# in a comparison every chart gives a run the same colour.
+COLORWAY = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+# In a comparison the colour says which run; the dash says which series of it.
+DASHES = ("solid", "dot", "dash", "longdash", "dashdot", "longdashdot")
+NO_DATA = "No data yet"
 
 
 def reward_chart(reward_keys: Iterable[str]) -> Chart:
@@ -119,51 +140,126 @@ def reward_chart(reward_keys: Iterable[str]) -> Chart:
 
 
 def figure(chart: Chart, runs: Sequence[tuple[str, dict[str, list[Point]]]]) -> dict:
-    """A Plotly figure dict for one chart, one line per (run, series) that has points."""
+    """A Plotly figure dict for one chart, one line per (run, series) that has points.
+
+    One run: a colour per series. Several: a colour per run, the same in every chart,
+    and a dash per series. Nothing to draw: a "no data yet" note, not an empty grid.
+    """
     overlay = len(runs) > 1
     data = []
-    for run_label, series in runs:
-        for key, label in chart.series:
+    drawn = set()
+    for run_index, (run_label, series) in enumerate(runs):
+        for series_index, (key, label) in enumerate(chart.series):
             points = series.get(key) or []
             if not points:
                 continue
-            trace = {
-                "type": "scatter",
-                "mode": "lines+markers" if len(points) < 40 else "lines",
-                "name": f"{run_label}: {label}" if overlay else label,
-                "x": [p[0] for p in points],
-                "y": [p[1] for p in points],
-            }
-            if key in chart.y2:
-                trace["yaxis"] = "y2"
-            data.append(trace)
-    layout = {
-        "title": {"text": chart.title},
-        "xaxis": {"title": {"text": "step"}},
-        "yaxis": {"title": {"text": chart.y_title}},
-        "margin": {"l": 50, "r": 50, "t": 40, "b": 40},
-        "height": 300,
-        "legend": {"orientation": "h"},
+            drawn.add(key)
+            colour = COLORWAY[(run_index if overlay else series_index) % len(COLORWAY)]
+            line = {"color": colour}
+            if overlay:
+                line["dash"] = DASHES[series_index % len(DASHES)]
+            data.append(_trace(chart, key, f"{run_label}: {label}" if overlay else label,
+                               points, line))
+    return {"data": data, "layout": _layout(chart, data, drawn)}
+
+
+def _trace(chart: Chart, key: str, name: str, points: list[Point], line: dict) -> dict:
+    count = key in chart.counts
+    trace = {
+        "type": "scatter",
+        "mode": "lines+markers" if len(points) < 40 else "lines",
+        "name": name,
+        "x": [_step(p[0]) for p in points],
+        "y": [_value(p[1]) for p in points],
+        "line": line,
+        "hovertemplate": f"%{{y:{'d' if count else chart.hover}}}",
     }
+    if count:
+        trace["meta"] = "count"  # smooth_figure leaves whole numbers alone
+    if key in chart.y2:
+        trace["yaxis"] = "y2"
+    return trace
+
+
+def _step(x: float) -> float:
+    """A step as JSON keeps it short: whole steps whole, bucket middles to 0.01."""
+    return x if isinstance(x, int) else round(x, 2)
+
+
+def _value(y: float | None) -> float | None:
+    """Six significant digits: what a chart can show, in a third of the JSON."""
+    return None if y is None else float(f"{y:.6g}")
+
+
+def _layout(chart: Chart, data: list[dict], drawn: set[str]) -> dict:
+    layout = {
+        "title": {"text": chart_title(chart, drawn)},
+        "xaxis": {"title": {"text": "step", "standoff": 4}},
+        "yaxis": {"title": {"text": chart.y_title}},
+        "margin": {"l": 55, "r": 55, "t": 40, "b": 30},
+        "height": 320,
+        "showlegend": True,  # even for one line: the legend says what it is
+        # Below the axis title: Plotly grows the bottom margin to fit it.
+        "legend": {"orientation": "h", "x": 0, "y": -0.4, "yanchor": "top"},
+        "hovermode": "x unified",
+    }
+    if not data:
+        layout["showlegend"] = False
+        layout["xaxis"] = {"visible": False}
+        layout["yaxis"] = {"visible": False}
+        layout["annotations"] = [{
+            "text": NO_DATA, "showarrow": False, "xref": "paper", "yref": "paper",
+            "x": 0.5, "y": 0.5, "font": {"size": 15, "color": "#6b7280"},
+        }]
+        return layout
+    _integer_ticks(layout["xaxis"], [x for trace in data for x in trace["x"]])
     if chart.y2:
         layout["yaxis2"] = {"overlaying": "y", "side": "right", "title": {"text": "flags"}}
-    return {"data": data, "layout": layout}
+    for axis_name, axis in (("y", layout["yaxis"]), ("y2", layout.get("yaxis2"))):
+        counts = [y for t in data if t.get("meta") == "count" and t.get("yaxis", "y") == axis_name
+                  for y in t["y"]]
+        if axis is not None and counts:
+            axis["rangemode"] = "tozero"
+            _integer_ticks(axis, [0, *counts])
+    return layout
+
+
+def chart_title(chart: Chart, drawn: set[str]) -> str:
+    """The chart's title, naming only the series it draws (where it has title words)."""
+    words = [word for key, word in chart.title_words if key in drawn]
+    if not words:
+        return chart.title
+    text = " and ".join(words)
+    return text[0].upper() + text[1:]
+
+
+def _integer_ticks(axis: dict, values: Sequence[float]) -> None:
+    """Whole numbers get whole ticks: Plotly puts ticks at 0.5 on a short range (a step
+    2.5, 1.143 flags). A span under 10 gets a tick per unit; a longer one gets Plotly's
+    own ticks, whole numbers already, printed without decimals."""
+    if not values:
+        return
+    axis["tickformat"] = "d"
+    if max(values) - min(values) < 10:
+        axis["dtick"] = 1
 
 
 # --- smoothing ----------------------------------------------------------------------
 
-# Plotly's default colours, set explicitly so a raw line and its smoothed line match.
-COLORWAY = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+# W&B-style: on by default, since one batch's accuracy is mostly noise. 0 turns it off.
+DEFAULT_SMOOTHING = 0.6
 
 
 def clamp_smoothing(raw: str | None) -> float:
-    """The ``?smoothing=`` weight, 0 (off) to 0.99, as W&B's smoothing slider."""
+    """The ``?smoothing=`` weight, 0 (off) to 0.99, as W&B's smoothing slider; absent or
+    unreadable, the default."""
+    if raw is None or raw == "":
+        return DEFAULT_SMOOTHING
     try:
-        value = float(raw or 0)
+        value = float(raw)
     except ValueError:
-        return 0.0
-    return max(0.0, min(0.99, value)) if value == value else 0.0
+        return DEFAULT_SMOOTHING
+    return max(0.0, min(0.99, value)) if math.isfinite(value) else DEFAULT_SMOOTHING
 
 
 def ema(values: Sequence[float | None], weight: float) -> list[float | None]:
@@ -182,15 +278,23 @@ def ema(values: Sequence[float | None], weight: float) -> list[float | None]:
 
 
 def smooth_figure(fig: dict, weight: float) -> dict:
-    """Each line drawn smoothed over a faint copy of its raw points."""
+    """Each line drawn smoothed over a faint copy of its raw points, in the same colour
+    (counts are drawn as they are)."""
     if weight <= 0:
         return fig
     data = []
     for i, trace in enumerate(fig["data"]):
-        line = {**trace.get("line", {}), "color": COLORWAY[i % len(COLORWAY)]}
-        group = {"legendgroup": trace.get("name", str(i)), "line": line}
-        raw = {**trace, **group, "opacity": 0.25, "showlegend": False, "hoverinfo": "skip"}
-        data += [raw, {**trace, **group, "y": ema(trace["y"], weight)}]
+        if trace.get("meta") == "count":
+            data.append(trace)
+            continue
+        line = {"color": COLORWAY[i % len(COLORWAY)], **trace.get("line", {})}
+        group = {"legendgroup": trace.get("name", str(i))}
+        raw = {**trace, **group, "line": {**line, "width": 1}, "opacity": 0.25,
+               "showlegend": False, "hoverinfo": "skip", "mode": "lines"}
+        raw.pop("hovertemplate", None)
+        smoothed = [_value(y) for y in ema(trace["y"], weight)]
+        data += [raw, {**trace, **group, "line": line, "y": smoothed,
+                       "mode": "lines"}]
     return {**fig, "data": data}
 
 
@@ -231,10 +335,14 @@ def aha_step(
         base, steps = steps[0], steps[1:]
     p0 = base.reflective / base.total
     found: Aha | None = None
+    n = reflective = 0  # the window's counts, kept as it slides (whole numbers: exact)
     for i, current in enumerate(steps):
-        pooled = steps[max(0, i - window + 1) : i + 1]
-        n = sum(s.total for s in pooled)
-        p = sum(s.reflective for s in pooled) / n
+        n += current.total
+        reflective += current.reflective
+        if i >= window:
+            n -= steps[i - window].total
+            reflective -= steps[i - window].reflective
+        p = reflective / n
         se = math.sqrt(p0 * (1 - p0) / base.total + p * (1 - p) / n)
         if p > p0 + max(min_margin, 2 * se):
             found = found or Aha(step=current.step, base_rate=p0, rate=p)

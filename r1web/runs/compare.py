@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 EVAL_METRICS = ("pass@1", "maj@k", "k", "mean_length", "reflection_rate", "format_rate")
 # k is a setting, not a score: a delta of it says nothing.
 NO_DELTA = frozenset({"k"})
+COUNTS = frozenset({"k"})  # printed as integers
 BASELINES = ("first", "run")  # the first column, or each run's first evaluation
 
 
@@ -45,8 +46,7 @@ class Cell:
     def delta_text(self) -> str:
         if self.delta is None:
             return ""
-        sign = "+" if self.delta > 0 else "−" if self.delta < 0 else "±"
-        return sign + format_value(self.metric, abs(self.delta))
+        return signed(self.metric, self.delta)
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,92 @@ def number(value: object) -> float | None:
 def format_value(metric: str, value: float | None) -> str:
     if value is None:
         return "–"
-    if metric == "k":
-        return f"{value:g}"
+    if metric in COUNTS:
+        return f"{value:.0f}"
     if metric == "mean_length":
         return f"{value:.1f}"
     return f"{value:.3f}"
+
+
+def signed(metric: str, delta: float) -> str:
+    """A delta with its sign: +0.254, −0.010, ±0.000."""
+    sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+    return sign + format_value(metric, abs(delta))
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A run's held-out pass@1 before and after: its first and last evaluation."""
+
+    before: float | None = None
+    after: float | None = None
+    before_label: str = ""
+    after_label: str = ""
+    evaluations: int = 0
+
+    @property
+    def delta(self) -> float | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
+
+    @property
+    def before_text(self) -> str:
+        return format_value(HELD_OUT_METRIC, self.before)
+
+    @property
+    def after_text(self) -> str:
+        return format_value(HELD_OUT_METRIC, self.after)
+
+    @property
+    def delta_text(self) -> str:
+        return "" if self.delta is None else signed(HELD_OUT_METRIC, self.delta)
+
+
+HELD_OUT_METRIC = "pass@1"
+
+
+def held_out(evaluations: Sequence[tuple[str, Mapping[str, object]]]) -> HeldOut:
+    """From a run's evaluations in stage order, (label, result): the first one's pass@1
+    and the last one's (none yet where it has not finished), not a training batch's."""
+    if not evaluations:
+        return HeldOut()
+    (first_label, first), (last_label, last) = evaluations[0], evaluations[-1]
+    several = len(evaluations) > 1
+    return HeldOut(
+        before=number(first.get(HELD_OUT_METRIC)),
+        after=number(last.get(HELD_OUT_METRIC)) if several else None,
+        before_label=first_label,
+        after_label=last_label if several else "",
+        evaluations=len(evaluations),
+    )
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """One line of a run's story: a training series at its start and at its end."""
+
+    metric: str  # how it is printed: format_value's metric name
+    label: str
+    start: float
+    end: float
+    window: int  # logged steps averaged at each end
+
+    @property
+    def start_text(self) -> str:
+        return format_value(self.metric, self.start)
+
+    @property
+    def end_text(self) -> str:
+        return format_value(self.metric, self.end)
+
+    @property
+    def delta(self) -> float:
+        return self.end - self.start
+
+    @property
+    def delta_text(self) -> str:
+        return signed(self.metric, self.delta)
 
 
 def clean_baseline(raw: str | None) -> str:

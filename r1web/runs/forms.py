@@ -11,8 +11,10 @@ import math
 
 from django import forms
 
+from r1web.runs.models import Recipe, Status
 from r1web.runs.recipes import RecipeSpec
 from r1web.runs.recipes.base import Param, queue_choices
+from r1web.runs.selectors import DEFAULT_RUN_SORT
 
 MAX_CONFIG_TEXT = 20_000
 MAX_JSON_DEPTH = 8
@@ -134,3 +136,58 @@ class LaunchForm(forms.Form):
             if data.get(p.name) not in (None, "", {})
             and not (p.kind == "bool" and not data[p.name])
         }
+
+
+# --- the runs list's filters and sort ------------------------------------------------
+
+# Column name -> (heading, direction of a first click): dates and durations newest or
+# longest first, names alphabetically.
+RUN_SORT_COLUMNS = {
+    "recipe": ("Recipe", ""),
+    "status": ("Status", ""),
+    "duration": ("Duration", "-"),
+    "person": ("Launched by", ""),
+    "created": ("Created", "-"),
+}
+RUN_SORT_CHOICES = [(f"{d}{name}", f"{d}{name}") for name in RUN_SORT_COLUMNS for d in ("", "-")]
+
+
+class RunFilterForm(forms.Form):
+    """The runs list's query string: filters, the sort and nothing else. A value that
+    is not offered is ignored (a stale bookmark still shows runs)."""
+
+    recipe = forms.ChoiceField(required=False, choices=[("", "any recipe"), *(
+        (value, value) for value in Recipe.values)])
+    status = forms.ChoiceField(required=False, choices=[("", "any status"), *Status.choices])
+    by = forms.ChoiceField(required=False, label="Launched by")
+    sort = forms.ChoiceField(required=False, choices=RUN_SORT_CHOICES, widget=forms.HiddenInput)
+
+    def __init__(self, data, *, people: list[str]) -> None:
+        super().__init__(data)
+        self.fields["by"].choices = [("", "anyone"), *((name, name) for name in people)]
+
+    def filters(self) -> dict[str, str]:
+        """Keyword arguments of ``selectors.runs_for_list``."""
+        self.is_valid()  # cleaned_data keeps the fields that are valid
+        data = self.cleaned_data
+        return {
+            "recipe": data.get("recipe") or "",
+            "status": data.get("status") or "",
+            "person": data.get("by") or "",
+            "sort": data.get("sort") or DEFAULT_RUN_SORT,
+        }
+
+
+def sort_headings(current: str) -> dict[str, dict[str, str]]:
+    """The sortable headings of the runs table by column: the sort a click asks for and
+    the ``aria-sort`` of the column sorted now."""
+    headings = {}
+    for name, (label, first) in RUN_SORT_COLUMNS.items():
+        direction = ""
+        if current.removeprefix("-") == name:
+            direction = "descending" if current.startswith("-") else "ascending"
+            next_sort = name if current.startswith("-") else f"-{name}"
+        else:
+            next_sort = f"{first}{name}"
+        headings[name] = {"label": label, "sort": next_sort, "aria": direction}
+    return headings

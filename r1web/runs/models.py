@@ -37,6 +37,8 @@ class Recipe(models.TextChoices):
     REJECTION_SAMPLING = "rejection-sampling", "Rejection sampling"
     REWARD_MODEL = "reward-model", "Reward model"
     CUSTOM = "custom", "Custom"
+    # Trained by a script elsewhere that logs into r1web (r1web.ingest), or imported logs.
+    EXTERNAL = "external", "External (logged by its own training script)"
 
 
 class StageKind(models.TextChoices):
@@ -108,7 +110,10 @@ class Run(models.Model):
 
     def has_stopped_stages(self) -> bool:
         """A stage failed or was cancelled: the run can resume, even while other
-        branches of its graph still run."""
+        branches of its graph still run. An external run resumes only when its own
+        script opens it again (r1web.ingest)."""
+        if self.recipe == Recipe.EXTERNAL:
+            return False
         return self.stages.filter(status__in=[Status.FAILED, Status.CANCELLED]).exists()
 
 
@@ -238,7 +243,10 @@ class StageInput(models.Model):
 
 
 class MetricPoint(models.Model):
-    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="metric_points")
+    # Indexed by the unique (stage, key, step): a stage-only index made the planner read
+    # every key's points and filter, instead of one key's points in step order.
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="metric_points",
+                              db_index=False)
     step = models.PositiveIntegerField()
     key = models.CharField(max_length=200)
     value = models.FloatField()

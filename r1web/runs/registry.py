@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from r1web.runs.models import StageKind
 from workers.domain.base import ConfigError
 from workers.domain.formats import FORMATS
+from workers.domain.probes import check_probe_params
 from workers.domain.rewards import REWARD_FUNCS
 from workers.domain.trl_fields import check_trl_config
 
@@ -58,6 +59,7 @@ def _check_format(params: dict) -> None:
 
 def _check_grpo(params: dict) -> None:
     _check_format(params)
+    check_probe_params(params)
     names = params.get("reward_funcs", [])
     unknown = [name for name in names if name not in REWARD_FUNCS]
     if unknown:

@@ -4,7 +4,7 @@ Shape (one JSON object)::
 
     {"run": pk, "status": ..., "error": ...,
      "stages": [{"key", "name", "kind", "status", "attempts", "error", "steps", "samples",
-                 "completions_per_step", "metrics",
+                 "probes", "completions_per_step", "metrics",
                  "outputs": {"checkpoint": path | None,
                              "datasets": [{"version": "name vN", "examples": n}]},
                  "reused_from": {"stage", "run", "key", "name"} | None,
@@ -15,11 +15,12 @@ Shape (one JSON object)::
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q
 
 from r1web.datasets.models import DatasetVersion
 from r1web.runs.compare import EVAL_METRICS
 from r1web.runs.models import Run, Stage, StageKind
+from r1web.runs.rollups import SAMPLE_PREFIX
 
 EVAL_KEYS = EVAL_METRICS  # kept: the name this module exported before
 
@@ -45,7 +46,10 @@ def _stages(run: Run):
     return (
         run.stages.select_related("output_checkpoint", "reused_from")
         .prefetch_related(Prefetch("outputs", outputs))
-        .annotate(sample_count=Count("samples", distinct=True))
+        .annotate(
+            sample_count=Count("samples", filter=Q(samples__probe=False), distinct=True),
+            probe_count=Count("samples", filter=Q(samples__probe=True), distinct=True),
+        )
         .order_by("position")
     )
 
@@ -67,9 +71,12 @@ def _stage_report(stage: Stage) -> dict:
         "attempts": stage.attempt,
         "error": stage.error,
         "steps": stage.result.get("steps", stage.step),
-        "samples": stage.sample_count,
+        "samples": stage.sample_count,  # training samples; probes are counted apart
+        "probes": stage.probe_count,
         "completions_per_step": stage.result.get("completions_per_step"),
-        "metrics": stage.metric_points.values("key").distinct().count(),
+        # What the stage logged; the samples' per-step statistics are derived (rollups).
+        "metrics": stage.metric_points.exclude(key__startswith=SAMPLE_PREFIX)
+        .values("key").distinct().count(),
         "outputs": _outputs(stage),
         "reused_from": _reused_from(stage),
     }

@@ -12,8 +12,23 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from django.db import transaction
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    Value,
+    When,
+)
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 
 from r1web.runs.models import MetricPoint, MetricRollup
+from r1web.traces.models import Sample
 
 LEVELS = (32, 1024, 32768)
 FANOUT = 32
@@ -105,6 +120,82 @@ def discard_after(*, stage_pk: int, step: int) -> None:
         MetricRollup.objects.filter(stage_id=stage_pk, size=size, block__gt=step // size).delete()
     if keys:
         refresh(stage_pk=stage_pk, keys=keys, first_step=max(step, 0), last_step=max(step, 0))
+
+
+# --- per-step statistics of samples -------------------------------------------------
+
+# Derived from the samples, never logged by TRL: stored as metric points under this
+# prefix so charts, the run summary and the aha finder read summaries, never samples.
+SAMPLE_PREFIX = "samples/"
+SAMPLE_COUNT = SAMPLE_PREFIX + "count"
+
+
+def _rate(condition: When) -> Avg:
+    return Avg(Case(condition, default=0.0, output_field=FloatField()))
+
+
+SAMPLE_STATS = {
+    "count": Count("id"),
+    "reward": Avg("reward"),
+    "accuracy": _rate(When(correct=True, then=1.0)),
+    "format_rate": _rate(When(format_ok=True, then=1.0)),
+    "reflection_rate": _rate(When(reflection_count__gt=0, then=1.0)),
+    "length_mean": Avg("length_tokens"),
+    "length_min": Min("length_tokens"),
+    "length_max": Max("length_tokens"),
+}
+SAMPLE_KEYS = tuple(SAMPLE_PREFIX + name for name in SAMPLE_STATS)
+
+
+@transaction.atomic
+def sample_steps_refresh(*, stage_pk: int, steps: Iterable[int] | None = None) -> int:
+    """Recompute the ``samples/…`` points of these steps (every step when None) from the
+    stage's samples, and their block summaries. Call it after samples were written.
+
+    A step's samples may come in several batches: each refresh re-reads the whole step
+    (an index range), so the points are right whatever the order. Returns the steps done.
+    """
+    samples = Sample.objects.filter(probe=False)  # probes fed no update
+    if steps is None:
+        samples = samples.filter(stage_id=stage_pk)
+    else:
+        steps = sorted(set(steps))
+        if not steps:
+            return 0
+        # The stage and its steps as one (stage, step) range: only the indexes that start
+        # with both can seek it. For a live stage, newer than the table's statistics, a
+        # plain ``stage_id =`` let the planner pick any index starting with the stage and
+        # read all of its samples for every recorded batch (bench/load.py).
+        samples = samples.filter(
+            GreaterThanOrEqual(_Row(F("stage_id"), F("step")), _Row(stage_pk, steps[0])),
+            LessThanOrEqual(_Row(F("stage_id"), F("step")), _Row(stage_pk, steps[-1])),
+            step__in=steps,
+        )
+    rows = list(samples.values("step").annotate(**SAMPLE_STATS).order_by("step"))
+    points = [
+        MetricPoint(stage_id=stage_pk, step=row["step"], key=SAMPLE_PREFIX + name,
+                    value=float(row[name]))
+        for row in rows for name in SAMPLE_STATS
+    ]
+    MetricPoint.objects.bulk_create(
+        points, batch_size=BULK, update_conflicts=True, unique_fields=["stage", "key", "step"],
+        update_fields=["value"],
+    )
+    if rows:
+        refresh(stage_pk=stage_pk, keys=SAMPLE_KEYS, first_step=rows[0]["step"],
+                last_step=rows[-1]["step"])
+    return len(rows)
+
+
+class _Row(Func):
+    """A row value, ``(a, b)``, compared as a whole (as ``traces.selectors._Row``)."""
+
+    template = "(%(expressions)s)"
+    output_field = IntegerField()
+
+    def __init__(self, *expressions) -> None:
+        super().__init__(*(e if hasattr(e, "resolve_expression") else Value(e)
+                           for e in expressions))
 
 
 def level_for(bucket_width: float) -> int | None:

@@ -4,75 +4,147 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
-    Avg, BigIntegerField, Case, Count, F, FloatField, Max, Min, OuterRef, Prefetch, Q, QuerySet,
-    Subquery, Sum, When,
+    Avg,
+    BigIntegerField,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Max,
+    Min,
+    Prefetch,
+    QuerySet,
+    Sum,
+    When,
 )
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce, Now
 from django.shortcuts import get_object_or_404
 
 from r1web.datasets.models import DatasetVersion
 from r1web.runs import charts, compare, graph, rollups
 from r1web.runs.models import (
-    MetricPoint, MetricRollup, Run, Stage, StageInput, StageKind, Status,
+    MetricPoint,
+    MetricRollup,
+    Run,
+    Stage,
+    StageInput,
+    StageKind,
+    Status,
 )
+from r1web.runs.reports import eval_label
 from r1web.traces.models import Flag, FlagLabel, Sample
 
 TRAINING = (StageKind.GRPO, StageKind.SFT)
 
-# Our series name -> the metric keys that carry it, best first (TRL's names, then ours).
+# Our series name -> the metric keys that carry it, best first (TRL's names, then ours,
+# then the per-step statistics of the samples that ``rollups`` keeps).
 LOGGED_KEYS: dict[str, tuple[str, ...]] = {
-    "reward": ("reward",),
-    "accuracy": ("accuracy", "rewards/accuracy/mean", "rewards/accuracy_reward/mean"),
-    "format_rate": ("format_rate", "rewards/format/mean", "rewards/format_reward/mean"),
-    "length_mean": ("completions/mean_length", "completion_length"),
-    "length_min": ("completions/min_length",),
-    "length_max": ("completions/max_length",),
-    "reflection_rate": ("reflection_rate",),
+    "reward": ("reward", "samples/reward"),
+    "accuracy": ("accuracy", "rewards/accuracy/mean", "rewards/accuracy_reward/mean",
+                 "samples/accuracy"),
+    "format_rate": ("format_rate", "rewards/format/mean", "rewards/format_reward/mean",
+                    "samples/format_rate"),
+    "length_mean": ("completions/mean_length", "completion_length", "samples/length_mean"),
+    "length_min": ("completions/min_length", "samples/length_min"),
+    "length_max": ("completions/max_length", "samples/length_max"),
+    "reflection_rate": ("reflection_rate", "samples/reflection_rate"),
     "kl": ("kl",),
     "entropy": ("entropy",),
     "loss": ("loss",),
 }
 ACCURACY_KEYS = LOGGED_KEYS["accuracy"]
+SAMPLE_REFLECTION = rollups.SAMPLE_PREFIX + "reflection_rate"
 REFLECTION_LABELS = (FlagLabel.REFLECTION, FlagLabel.AHA)
 
 
 def get_run_for_user(request, pk: int) -> Run:
     """Every signed-in user may read every run; writes check roles in the view."""
-    return get_object_or_404(Run, pk=pk)
+    return get_object_or_404(Run.objects.select_related("created_by"), pk=pk)
 
 
 def get_stage_for_user(request, pk: int) -> Stage:
     return get_object_or_404(Stage.objects.select_related("run"), pk=pk)
 
 
-def runs_for_list() -> QuerySet[Run]:
-    """Runs, newest first, with their latest reward and accuracy and their stages."""
-    return Run.objects.annotate(
-        latest_reward=_latest_metric(("reward",)),
-        latest_accuracy=_latest_metric(ACCURACY_KEYS),
-        stage_count=Count("stages", distinct=True),
-    ).prefetch_related("stages")
+# --- the runs list ------------------------------------------------------------------
+
+# How long a run has taken: until it finished, or until now while it runs.
+RUN_DURATION = ExpressionWrapper(
+    Coalesce(F("finished_at"), Now()) - F("started_at"), output_field=DurationField()
+)
+# ?sort= names -> what they order by; "-name" reverses. Runs never started sort last.
+RUN_SORTS = {
+    "created": F("created_at"),
+    "recipe": F("recipe"),
+    "status": F("status"),
+    "person": F("created_by__username"),
+    "duration": F("duration"),
+}
+DEFAULT_RUN_SORT = "-created"
 
 
-def _latest_metric(keys: Sequence[str]) -> Subquery:
-    points = MetricPoint.objects.filter(stage__run=OuterRef("pk"), key__in=keys)
-    return Subquery(points.order_by("-step", "-stage__position").values("value")[:1])
+def runs_for_list(
+    *, recipe: str = "", status: str = "", person: str = "", sort: str = DEFAULT_RUN_SORT
+) -> QuerySet[Run]:
+    """Runs filtered and sorted for the list, with their duration, who launched them and
+    their stages (progress bars, held-out scores): a page costs three queries however
+    many runs it shows."""
+    runs = (
+        Run.objects.select_related("created_by")
+        .annotate(duration=RUN_DURATION)
+        .prefetch_related(Prefetch("stages", Stage.objects.order_by("position")))
+    )
+    if recipe:
+        runs = runs.filter(recipe=recipe)
+    if status:
+        runs = runs.filter(status=status)
+    if person:
+        runs = runs.filter(created_by__username=person)
+    field = RUN_SORTS.get(sort.removeprefix("-"), RUN_SORTS["created"])
+    order = field.desc(nulls_last=True) if sort.startswith("-") else field.asc(nulls_last=True)
+    return runs.order_by(order, "-pk")
+
+
+def run_people() -> list[str]:
+    """Everyone who launched a run, for the list's filter."""
+    users = get_user_model().objects.filter(run__isnull=False).distinct().order_by("username")
+    return list(users.values_list("username", flat=True))
+
+
+def held_out(run: Run) -> compare.HeldOut:
+    """The run's first and last evaluation's pass@1, from its prefetched stages."""
+    evals = [stage for stage in run.stages.all() if stage.kind == StageKind.EVAL]
+    return compare.held_out([(eval_label(stage), stage.result or {}) for stage in evals])
 
 
 def runs_active(runs: Iterable[Run]) -> bool:
     return any(not run.is_finished() for run in runs)
 
 
-def training_stage_ids(run: Run, stage_key: str = "") -> list[int]:
+def training_stage_ids(
+    run: Run, stage_key: str = "", stages: Sequence[Stage] | None = None
+) -> list[int]:
     """The training stages a run's charts draw: all of them, or the one named by its key
-    (a recipe's keys are the same in every run, so compared runs line up)."""
-    stages = run.stages.filter(kind__in=TRAINING)
+    (a recipe's keys are the same in every run, so compared runs line up). ``stages``,
+    the run's stages from ``stages_of``, saves the query."""
+    if stages is None:
+        stages = run.stages.filter(kind__in=TRAINING).order_by("position")
+        stages = stages.only("pk", "run", "key", "kind")
+    training = training_of(stages)
     if stage_key:
-        picked = list(stages.filter(key=stage_key).values_list("pk", flat=True))
+        picked = [stage.pk for stage in training if stage.key == stage_key]
         if picked:
             return picked
-    return list(stages.values_list("pk", flat=True))
+    return [stage.pk for stage in training]
+
+
+def training_of(stages: Iterable[Stage]) -> list[Stage]:
+    """The training stages among a run's stages, in their order (no query)."""
+    return [stage for stage in stages if stage.kind in TRAINING]
 
 
 def training_stages(run: Run) -> QuerySet[Stage]:
@@ -88,12 +160,47 @@ def clean_stage_key(raw: str | None) -> str:
 def metric_keys(stage_ids: Sequence[int]) -> set[str]:
     """The keys logged by these stages, read from the coarsest summaries when there are any
     (a DISTINCT over a million raw points costs a full scan)."""
+    return set(metric_sizes(stage_ids))
+
+
+def metric_sizes(stage_ids: Sequence[int]) -> dict[str, int | None]:
+    """Each key these stages logged and its number of points, from the coarsest summaries
+    (a few rows per key); None where points were stored without summaries."""
     coarse = MetricRollup.objects.filter(stage_id__in=stage_ids, size=rollups.LEVELS[-1])
-    keys = set(coarse.values_list("key", flat=True).distinct())
-    if keys:
-        return keys
+    sizes = dict(coarse.values("key").annotate(n=Sum("count")).values_list("key", "n"))
+    if sizes:
+        return sizes
     raw = MetricPoint.objects.filter(stage_id__in=stage_ids)
-    return set(raw.values_list("key", flat=True).distinct())
+    return dict.fromkeys(raw.values_list("key", flat=True).distinct())
+
+
+# Series this small are read whole in one query for all of them and downsampled here;
+# larger ones are bucketed by the database (``metric_series``).
+RAW_BUDGET = 40_000
+
+
+def series_points(
+    stage_ids: Sequence[int], keys: Iterable[str], sizes: dict[str, int | None],
+    x_range: tuple[int, int] | None, points: int,
+) -> dict[str, list[charts.Point]]:
+    """The points of several metric keys, downsampled to ``points`` buckets each."""
+    small, budget = [], RAW_BUDGET
+    if x_range is None:
+        for key in sorted(set(keys), key=lambda k: sizes.get(k) or RAW_BUDGET + 1):
+            size = sizes.get(key)
+            if size is None or size > budget:
+                break
+            small.append(key)
+            budget -= size
+    read: dict[str, list[charts.Point]] = {key: [] for key in small}
+    if small:
+        rows = MetricPoint.objects.filter(stage_id__in=stage_ids, key__in=small)
+        for key, step, value in rows.order_by("step").values_list("key", "step", "value"):
+            read[key].append((step, value))
+    found = {key: charts.downsample(values, points) for key, values in read.items()}
+    for key in set(keys) - set(small):
+        found[key] = metric_series(stage_ids, key, x_range, points)
+    return found
 
 
 def metric_series(
@@ -147,8 +254,9 @@ def _bucketed(rows: QuerySet, lo: int, width: int, points: int, fields) -> list[
 
 
 def sample_step_stats(stage_ids: Sequence[int], x_range: tuple[int, int] | None) -> list[dict]:
-    """Per step: accuracy, format rate, length mean/min/max and reflection rate of samples."""
-    samples = Sample.objects.filter(stage_id__in=stage_ids)
+    """Per step: accuracy, format rate, length mean/min/max and reflection rate of samples
+    (a scan of the samples: the CSV download's; pages read ``rollups``' points)."""
+    samples = Sample.objects.filter(stage_id__in=stage_ids, probe=False)
     if x_range:
         samples = samples.filter(step__gte=x_range[0], step__lte=x_range[1])
     return list(
@@ -177,35 +285,23 @@ def flag_counts(run: Run, x_range: tuple[int, int] | None) -> list[charts.Point]
 
 
 def run_series(
-    run: Run, x_range: tuple[int, int] | None, points: int, stage_key: str = ""
+    run: Run, x_range: tuple[int, int] | None, points: int, stage_key: str = "",
+    stages: Sequence[Stage] | None = None,
 ) -> dict[str, list]:
     """Every chart series of a run: logged metrics first, sample statistics where missing."""
-    stage_ids = training_stage_ids(run, stage_key)
-    keys = metric_keys(stage_ids)
-    series: dict[str, list] = {}
+    stage_ids = training_stage_ids(run, stage_key, stages)
+    sizes = metric_sizes(stage_ids)
+    chosen: dict[str, str] = {}  # series name -> the key that carries it
     for name, candidates in LOGGED_KEYS.items():
-        key = next((k for k in candidates if k in keys), None)
+        key = next((k for k in candidates if k in sizes), None)
         if key:
-            series[name] = metric_series(stage_ids, key, x_range, points)
-    for key in reward_function_keys(keys):
-        series[key] = metric_series(stage_ids, key, x_range, points)
-    missing = [name for name in SAMPLE_SERIES if name not in series]
-    if missing:
-        stats = sample_step_stats(stage_ids, x_range)
-        for name in missing:
-            series[name] = charts.downsample(_stat_points(stats, name), points)
+            chosen[name] = key
+    for key in reward_function_keys(sizes):
+        chosen[key] = key
+    found = series_points(stage_ids, chosen.values(), sizes, x_range, points)
+    series = {name: found[key] for name, key in chosen.items()}
     series["flags"] = charts.downsample(flag_counts(run, x_range), points)
     return series
-
-
-SAMPLE_SERIES = ("reward", "accuracy", "format_rate", "length_mean", "length_min",
-                 "length_max", "reflection_rate")
-
-
-def _stat_points(stats: list[dict], name: str) -> list[charts.Point]:
-    if name == "reflection_rate":
-        return [(row["step"], row["reflective"] / row["total"]) for row in stats]
-    return [(row["step"], float(row[name])) for row in stats]
 
 
 def reward_function_keys(keys: Iterable[str]) -> list[str]:
@@ -219,10 +315,15 @@ def run_figures(
     points: int,
     smoothing: float = 0.0,
     stage_key: str = "",
+    stages: Sequence[Stage] | None = None,
 ) -> dict:
-    """Every chart of the run page, for one run or several overlaid."""
-    per_run = [(f"#{run.pk} {run.name}", run_series(run, x_range, points, stage_key))
-               for run in runs]
+    """Every chart of the run page, for one run or several overlaid (``stages``: the
+    first run's, from ``stages_of``, when the caller has them)."""
+    per_run = [
+        (f"#{run.pk} {run.name}",
+         run_series(run, x_range, points, stage_key, stages if number == 0 else None))
+        for number, run in enumerate(runs)
+    ]
     reward_keys = {k for _, s in per_run for k in s if k.startswith("rewards/")}
     chart_list = [charts.reward_chart(reward_keys), *charts.CHARTS[1:]]
     return {
@@ -234,36 +335,50 @@ def run_figures(
 # --- the aha finder's inputs --------------------------------------------------------
 
 def reflection_counts(stage_ids: Sequence[int]) -> list[charts.StepCount]:
-    rows = (
-        Sample.objects.filter(stage_id__in=stage_ids)
-        .values("step")
-        .annotate(total=Count("id"), reflective=Count("id", filter=Q(reflection_count__gt=0)))
-        .order_by("step")
-    )
-    return [charts.StepCount(r["step"], r["total"], r["reflective"]) for r in rows]
+    """Samples and reflective samples per step, from ``rollups``' per-step points (steps
+    of several stages are pooled)."""
+    rows = MetricPoint.objects.filter(
+        stage_id__in=stage_ids, key__in=(rollups.SAMPLE_COUNT, SAMPLE_REFLECTION)
+    ).values_list("stage_id", "step", "key", "value")
+    counts: dict[tuple[int, int], float] = {}
+    rates: dict[tuple[int, int], float] = {}
+    for stage_id, step, key, value in rows:
+        (counts if key == rollups.SAMPLE_COUNT else rates)[(stage_id, step)] = value
+    totals: dict[int, list[int]] = {}
+    for (stage_id, step), count in counts.items():
+        pooled = totals.setdefault(step, [0, 0])
+        pooled[0] += round(count)
+        pooled[1] += round(count * rates.get((stage_id, step), 0.0))
+    return [charts.StepCount(step, total, reflective)
+            for step, (total, reflective) in sorted(totals.items())]
 
 
-def base_reflection(run: Run) -> charts.StepCount | None:
-    """The base model's reflection count: the run's first "before" evaluation, if any."""
-    stage = run.stages.filter(kind=StageKind.EVAL).order_by("position").first()
+def base_reflection(run: Run, stages: Sequence[Stage] | None = None) -> charts.StepCount | None:
+    """The base model's reflection count: the run's first "before" evaluation, if any
+    (``stages``: the run's, from ``stages_of``, saves a query)."""
+    if stages is None:
+        stage = run.stages.filter(kind=StageKind.EVAL).order_by("position").first()
+    else:
+        stage = next((stage for stage in stages if stage.kind == StageKind.EVAL), None)
     if stage is None or stage.params.get("label", "before") != "before":
         return None
-    counts = Sample.objects.filter(stage=stage).aggregate(
-        total=Count("id"), reflective=Count("id", filter=Q(reflection_count__gt=0))
-    )
-    if not counts["total"]:
+    pooled = reflection_counts([stage.pk])
+    total = sum(count.total for count in pooled)
+    if not total:
         return None
-    return charts.StepCount(0, counts["total"], counts["reflective"])
+    return charts.StepCount(0, total, sum(count.reflective for count in pooled))
 
 
-def run_aha(run: Run) -> tuple[charts.Aha | None, list[Sample]]:
+def run_aha(
+    run: Run, stages: Sequence[Stage] | None = None
+) -> tuple[charts.Aha | None, list[Sample]]:
     """The aha step of a run and a few reflective samples from it."""
-    stage_ids = training_stage_ids(run)
-    found = charts.aha_step(reflection_counts(stage_ids), base_reflection(run))
+    stage_ids = training_stage_ids(run, stages=stages)
+    found = charts.aha_step(reflection_counts(stage_ids), base_reflection(run, stages))
     if found is None:
         return None, []
     examples = Sample.objects.filter(
-        stage_id__in=stage_ids, step=found.step, reflection_count__gt=0
+        stage_id__in=stage_ids, step=found.step, reflection_count__gt=0, probe=False
     ).order_by("-reward", "id")[:5]
     return found, list(examples.only("id", "step", "reward", "reflection_phrases", "correct"))
 
@@ -303,10 +418,11 @@ def step_stats_rows(run: Run) -> list[dict]:
 
 
 def stages_of(run: Run) -> QuerySet[Stage]:
-    """A run's stages with everything the stage table and graph show: a fixed number of
-    queries however many stages there are."""
+    """A run's stages with everything the stage table, graph and lineage show: a fixed
+    number of queries however many stages there are."""
     return (
-        run.stages.select_related("output_checkpoint", "input_checkpoint", "reused_from")
+        run.stages.select_related("output_checkpoint", "input_checkpoint", "reused_from",
+                                  "input_from__output_checkpoint")
         .prefetch_related(
             Prefetch("needs", Stage.objects.only("pk", "name", "status", "position")),
             Prefetch("inputs", StageInput.objects.select_related("version__dataset")),
@@ -434,7 +550,7 @@ def eval_columns(stages: Sequence[Stage]) -> list[compare.Column]:
     return [
         compare.Column(
             run_id=stage.run_id, run_name=stage.run.name, stage_id=stage.pk,
-            label=str(stage.params.get("label") or stage.name), url=stage.get_absolute_url(),
+            label=eval_label(stage), url=stage.get_absolute_url(),
             result=stage.result or {},
         )
         for stage in stages

@@ -18,7 +18,9 @@ from django.utils import timezone
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
 from r1web.runs import rollups
-from r1web.runs.models import FINISHED, Checkpoint, MetricPoint, Run, Stage, StageKind, Status
+from r1web.runs.models import (
+    FINISHED, Checkpoint, MetricPoint, Recipe, Run, Stage, StageKind, Status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -283,12 +285,17 @@ def checkpoint_record(
 
 
 @transaction.atomic
-def stage_succeed(*, stage_pk: int, result: dict | None = None) -> None:
-    """Mark a running stage done and queue every stage that was waiting only on it."""
+def stage_succeed(
+    *, stage_pk: int, result: dict | None = None, attempt: int | None = None
+) -> None:
+    """Mark a running stage done and queue every stage that was waiting only on it.
+    With ``attempt``, only that attempt may succeed (see ``stage_fail``)."""
     now = timezone.now()
     stage = Stage.objects.select_for_update().select_related("run").get(pk=stage_pk)
     if stage.status != Status.RUNNING:
         raise RunError(f"stage {stage.pk} is {stage.status}, not running")
+    if attempt not in (None, stage.attempt):
+        raise RunError(f"stage {stage.pk} runs attempt {stage.attempt}, not {attempt}")
     stage.status, stage.finished_at, stage.result = Status.SUCCEEDED, now, result or {}
     stage.step = max(stage.step, stage.total_steps)
     stage.save(update_fields=["status", "finished_at", "result", "step"])
@@ -309,12 +316,21 @@ def _fail_blocked(run: Run, error: str) -> None:
 
 @transaction.atomic
 def stage_fail(
-    *, stage_pk: int, error: str, resumable: bool = False, cancelled: bool = False
+    *, stage_pk: int, error: str, resumable: bool = False, cancelled: bool = False,
+    attempt: int | None = None,
 ) -> None:
-    """Stop a stage; the stages that need it stay pending ("waiting on") until a resume."""
+    """Stop a stage; the stages that need it stay pending ("waiting on") until a resume.
+
+    A worker reporting on the attempt it claimed passes ``attempt``: then only that
+    attempt, still running, is stopped. A worker that lost its stage (reaped as silent,
+    then resumed) must not stop the queued or running attempt that replaced it.
+    """
     now = timezone.now()
     status = Status.CANCELLED if cancelled else Status.FAILED
-    updated = Stage.objects.filter(pk=stage_pk).exclude(status__in=FINISHED).update(
+    stages = Stage.objects.filter(pk=stage_pk).exclude(status__in=FINISHED)
+    if attempt is not None:
+        stages = stages.filter(status=Status.RUNNING, attempt=attempt)
+    updated = stages.update(
         status=status, error=error[:5000], resumable=resumable, finished_at=now
     )
     if updated:
@@ -333,7 +349,7 @@ def stages_reap_stale() -> int:
     reaped = 0
     for stage in Stage.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before):
         message = f"worker {stage.worker or '?'} stopped responding at step {stage.step}"
-        stage_fail(stage_pk=stage.pk, error=message, resumable=True)
+        stage_fail(stage_pk=stage.pk, error=message, resumable=True, attempt=stage.attempt)
         log.warning("stage %s: %s", stage.pk, message)
         reaped += 1
     return reaped
@@ -359,6 +375,9 @@ def run_resume(*, run: Run, acting_user=None) -> Stage:
     follow. A stage with a checkpoint continues from it."""
     stages_reap_stale()
     run.refresh_from_db()
+    if run.recipe == Recipe.EXTERNAL:
+        raise RunError(f"run {run.pk} is trained by its own script: restart the script to "
+                       "continue it")
     stopped = run.stages.filter(status__in=[Status.FAILED, Status.CANCELLED])
     if run.status == Status.SUCCEEDED or not stopped.exists():
         # Other branches of a graph may still be running: what resumes is what stopped.
@@ -373,20 +392,28 @@ def run_resume(*, run: Run, acting_user=None) -> Stage:
     return queued[0]
 
 
-@transaction.atomic
 def metrics_record(*, stage_pk: int, step: int, values: dict[str, float]) -> None:
     """Store logged metrics; a key logged twice at one step keeps the last value."""
+    metrics_record_steps(stage_pk=stage_pk, points={step: values})
+
+
+@transaction.atomic
+def metrics_record_steps(*, stage_pk: int, points: dict[int, dict[str, float]]) -> None:
+    """Store the metrics of several steps ({step: {key: value}}) in one go: one upsert
+    and one refresh of the chart summaries over the steps' range."""
     rows = [
         MetricPoint(stage_id=stage_pk, step=step, key=key[:200], value=float(value))
+        for step, values in points.items()
         for key, value in values.items()
         if _is_number(value)
     ]
     MetricPoint.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["stage", "key", "step"], update_fields=["value"]
     )
-    if rows:  # the chart summaries of this step's blocks
-        keys = [row.key for row in rows]
-        rollups.refresh(stage_pk=stage_pk, keys=keys, first_step=step, last_step=step)
+    if rows:
+        keys = sorted({row.key for row in rows})
+        steps = [row.step for row in rows]
+        rollups.refresh(stage_pk=stage_pk, keys=keys, first_step=min(steps), last_step=max(steps))
 
 
 def _is_number(value) -> bool:

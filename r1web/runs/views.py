@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Iterator
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -12,24 +14,39 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from r1web.accounts.access import role_required
 from r1web.accounts.roles import OPERATOR
 from r1web.htmx import render_partial, stop_polling_when, wants_partial
-from r1web.runs import charts, compare, selectors
-from r1web.runs.forms import LaunchForm
+from r1web.runs import charts, compare, selectors, summary
+from r1web.runs.forms import LaunchForm, RunFilterForm, sort_headings
 from r1web.runs.models import Checkpoint
 from r1web.runs.panels import stage_panel
 from r1web.runs.recipes import RECIPES, launch
 from r1web.runs.services import RunError, run_cancel, run_resume
 from workers.domain.base import ConfigError
 
+RUNS_PER_PAGE = 25
+
 
 # Pages only read: a stage whose worker died is failed by the workers' reaper
 # (workers.tasks), by `run_recipe --wait` and by a resume, never by a GET.
 @require_GET
 def run_list(request):
-    runs = list(selectors.runs_for_list()[:100])
-    active = selectors.runs_active(runs)
-    response = render_partial(request, "runs/list.html", "run-table",
-                              {"runs": runs, "active": active})
-    return stop_polling_when(wants_partial(request) and not active, response)
+    """Runs newest first, filtered and sorted by the query string (bookmarkable); htmx
+    swaps only the table when a filter, a sort or a page changes, or while runs train."""
+    form = RunFilterForm(request.GET, people=selectors.run_people())
+    filters = form.filters()
+    page = Paginator(selectors.runs_for_list(**filters), RUNS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "form": form,
+        "page": page,
+        "rows": [(run, selectors.held_out(run)) for run in page],
+        "headings": sort_headings(filters["sort"]),
+        "sort": filters["sort"],
+        "active": selectors.runs_active(page),
+        "filtered": any(filters[name] for name in ("recipe", "status", "person")),
+    }
+    response = render_partial(request, "runs/list.html", "run-table", context)
+    return stop_polling_when(wants_partial(request) and not context["active"], response)
 
 
 @require_GET
@@ -73,17 +90,14 @@ def run_detail(request, pk: int):
     smoothing = charts.clamp_smoothing(request.GET.get("smoothing"))
     compared = selectors.compare_runs(request.GET.get("compare"), run)
     stage_key = selectors.clean_stage_key(request.GET.get("stage"))
-    aha, aha_examples = selectors.run_aha(run)
-    context |= {
-        "figures": selectors.run_figures(compared, None, points, smoothing, stage_key),
-        "training_stages": selectors.training_stages(run),
+    context |= summary.run_summary(run, stages) | {
+        "figures": selectors.run_figures(compared, None, points, smoothing, stage_key, stages),
+        "training_stages": selectors.training_of(stages),
         "chart_stage": stage_key,
         "points": points,
         "smoothing": smoothing,
         "compare": ",".join(str(r.pk) for r in compared[1:]),
         "compared": compared[1:],
-        "aha": aha,
-        "aha_examples": aha_examples,
     }
     return render_partial(request, "runs/detail.html", "stages", context)
 
@@ -166,9 +180,23 @@ def run_metrics_csv(request, pk: int):
                 if key != "step":
                     yield writer.writerow([run.pk, "samples", stats["step"], key, value])
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response = StreamingHttpResponse(_chunked(rows()), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-metrics.csv"'
     return response
+
+
+CSV_CHUNK_LINES = 2000  # one streamed chunk per line made Django's streaming half the cost
+
+
+def _chunked(lines: Iterable[str]) -> Iterator[str]:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == CSV_CHUNK_LINES:
+            yield "".join(batch)
+            batch.clear()
+    if batch:
+        yield "".join(batch)
 
 
 @require_POST

@@ -20,6 +20,14 @@ VERDICT_CHOICES = [
     *((verdict, verdict if verdict == KEPT else f"{verdict}: {label}")
       for verdict, label in VERDICTS.items()),
 ]
+# Which samples, by what produced them: a training stage's own samples, evaluations
+# (evaluation stages and the probe prompts sampled during GRPO), or the rest
+# (generation, rejection sampling, ...).
+TRAINING, EVALUATION, OTHER = "training", "evaluation", "other"
+PHASES = [
+    ("", "any"), (TRAINING, "training (GRPO, SFT)"), (EVALUATION, "evaluation and probes"),
+    (OTHER, "generation and filtering"),
+]
 SORTS = [
     ("newest", "newest"),
     ("step", "step ↑"),
@@ -48,6 +56,12 @@ class TraceFilterForm(forms.Form):
     flag_label = forms.CharField(required=False, max_length=100, label="Custom label")
     q = forms.CharField(required=False, max_length=200, label="Text")
     sort = forms.ChoiceField(required=False, choices=SORTS)
+    samples = forms.ChoiceField(required=False, choices=PHASES)
+
+
+# Parameters that choose how samples are shown, not which: they never narrow a filter.
+VIEW_PARAMETERS = frozenset({"sort", "after", "cols"})
+FILTER_PARAMETERS = frozenset(TraceFilterForm.base_fields) - VIEW_PARAMETERS
 
 
 class FlagForm(forms.Form):
@@ -74,8 +88,19 @@ def narrowing(filters: dict) -> dict:
     custom label counts only with the custom-label flag filter it refines."""
     found = {
         name: value for name, value in filters.items()
-        if name != "sort" and value not in (None, "")
+        if name not in VIEW_PARAMETERS and value not in (None, "")
     }
     if found.get("flagged") != FlagLabel.CUSTOM:
         found.pop("flag_label", None)
     return found
+
+
+def describe(filters: dict) -> list[str]:
+    """The narrowing filters in words, for a confirmation: ["Run: 3", "Correct: yes"]."""
+    words = []
+    for name, value in narrowing(filters).items():
+        field = TraceFilterForm.base_fields[name]
+        shown = dict(getattr(field, "choices", ())).get(value, value)
+        label = field.label or name.replace("_", " ").capitalize()
+        words.append(f"{label}: {shown}")
+    return words

@@ -16,8 +16,13 @@ class Sample(models.Model):
     trace browser filters by run over millions of rows.
     """
 
-    run = models.ForeignKey("runs.Run", on_delete=models.CASCADE, related_name="samples")
-    stage = models.ForeignKey("runs.Stage", on_delete=models.CASCADE, related_name="samples")
+    # No single-column indexes: (run, id) and (stage, id) below serve every lookup, and a
+    # live stage, newer than the table's statistics, made the planner scan its whole
+    # single-column index instead (bench/load.py).
+    run = models.ForeignKey("runs.Run", on_delete=models.CASCADE, related_name="samples",
+                            db_index=False)
+    stage = models.ForeignKey("runs.Stage", on_delete=models.CASCADE, related_name="samples",
+                              db_index=False)
     step = models.PositiveIntegerField()
     group = models.PositiveIntegerField()
     index = models.PositiveSmallIntegerField()
@@ -43,12 +48,17 @@ class Sample(models.Model):
     verdict = models.CharField(max_length=40, blank=True)
     # A generative judge's prompt and raw answer, where rules could not decide.
     judge = models.JSONField(default=dict, blank=True)
+    # A probe prompt's greedy answer (workers.domain.probes): step = optimizer steps the
+    # policy had taken, group = the probe's place in the set. Not a training sample: it
+    # fed no update and stays out of training statistics.
+    probe = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["stage", "step", "group", "index"], name="sample_position_unique"
+                fields=["stage", "step", "group", "index", "probe"],
+                name="sample_position_unique",
             )
         ]
         indexes = [
@@ -64,10 +74,13 @@ class Sample(models.Model):
             models.Index(fields=["step", "id"], name="sample_step"),
             models.Index(fields=["length_tokens", "id"], name="sample_length"),
             models.Index(fields=["stage", "verdict", "id"], name="sample_stage_verdict"),
+            # A run's probe prompts, found without reading its training samples.
+            models.Index(fields=["run", "example_key"], condition=models.Q(probe=True),
+                         name="sample_run_probe"),
         ]
 
     def __str__(self) -> str:
-        return f"sample {self.pk} (step {self.step}, group {self.group}.{self.index})"
+        return f"sample {self.pk} (step {self.step}, {self.position()})"
 
     def get_absolute_url(self) -> str:
         return reverse("traces:sample", args=[self.pk])
@@ -77,6 +90,17 @@ class Sample(models.Model):
 
     def is_kept(self) -> bool:
         return self.verdict == "kept"
+
+    def has_advantage(self) -> bool:
+        """Only GRPO compares a completion with its group: an evaluation, a probe or a
+        generated sample has no advantage (its stored 0.0 means nothing)."""
+        from r1web.runs.models import StageKind
+
+        return self.stage.kind == StageKind.GRPO and not self.probe
+
+    def position(self) -> str:
+        """Where GRPO put it, unambiguously: "group 99 · #7", not "99.7"."""
+        return f"group {self.group} · #{self.index}"
 
 
 class FlagLabel(models.TextChoices):

@@ -6,16 +6,36 @@ same as the first one over millions of samples.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
-from django.db.models import F, FloatField, Func, Max, Min, Q, QuerySet, Value
+from django.core.exceptions import EmptyResultSet
+from django.db import OperationalError, connection, transaction
+from django.db.models import (
+    Exists,
+    F,
+    FloatField,
+    Func,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.lookups import GreaterThan, LessThan
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 
-from r1web.runs.models import Run
-from r1web.traces.forms import MAX_ID, REJECTED, cleaned
+from r1web.runs.models import Run, Stage, StageKind
+from r1web.traces.forms import (
+    EVALUATION,
+    FILTER_PARAMETERS,
+    MAX_ID,
+    REJECTED,
+    TRAINING,
+    cleaned,
+)
 from r1web.traces.models import Flag, FlagLabel, Sample
 from workers.domain.rejection import KEPT
 
@@ -32,19 +52,62 @@ SORT_FIELDS: dict[str, tuple[str, bool]] = {
     "-length": ("length_tokens", True),
 }
 _BOOLEAN_FILTERS = {"correct": "correct", "format_ok": "format_ok"}
+TRAINING_KINDS = (StageKind.GRPO, StageKind.SFT)
+EVALUATION_KINDS = (StageKind.EVAL,)
 
 
-def filter_samples(params: QueryDict) -> QuerySet[Sample]:
+def browser_params(params: QueryDict) -> QueryDict:
+    """``params``, or the default view when they name no filter at all: the training
+    samples of the latest run that has some. A submitted filter form always names its
+    fields, so choosing "all runs" (``run=``) is not overridden."""
+    if any(name in params for name in FILTER_PARAMETERS):
+        return params
+    run_id = latest_training_run_id()
+    if run_id is None:
+        return params
+    params = params.copy()
+    params["run"], params["samples"] = str(run_id), TRAINING
+    return params
+
+
+def latest_training_run_id() -> int | None:
+    """The newest run with a training stage that has written samples."""
+    wrote = Sample.objects.filter(stage=OuterRef("pk"), probe=False)
+    return (
+        Stage.objects.filter(Exists(wrote), kind__in=TRAINING_KINDS)
+        .order_by("-run__created_at", "-run_id")
+        .values_list("run_id", flat=True)
+        .first()
+    )
+
+
+def filter_samples(params: QueryDict, *, bounded: bool = True) -> QuerySet[Sample]:
     """Every sample matching the browser's filters in ``params``, in the chosen order.
 
     Invalid or unknown parameters are ignored. The curation queue reuses this to promote
-    "everything matching the current filter", so it must not page.
+    "everything matching the current filter", so it must not page. ``bounded=False``
+    gives the same samples for the planner to estimate: without the id bounds of a run
+    or stage that fast paging needs, and without a run its stages already imply (the
+    planner would take the two as independent and divide its estimate by the runs).
     """
     filters = cleaned(params)
     samples = Sample.objects.all()
-    for name, field in (("run", "run_id"), ("stage", "stage_id")):
-        if name in filters:
-            samples = _within(samples, field, filters[name])
+    if "samples" in filters:
+        samples, only_stage = _of_phase(samples, filters["samples"], filters.get("run"))
+        if only_stage and filters.setdefault("stage", only_stage) != only_stage:
+            samples = samples.none()  # a stage of another kind than the one chosen
+    if filters.get("stage"):
+        # A stage implies its run: the run needs no id bounds of its own (two queries
+        # saved), and no place in an estimate (see above).
+        if bounded:
+            samples = _within(samples, "stage_id", filters["stage"])
+        else:
+            samples = samples.filter(stage_id=filters["stage"])
+        if bounded and "run" in filters:
+            samples = samples.filter(run_id=filters["run"])
+    elif "run" in filters:
+        run = filters["run"]
+        samples = _within(samples, "run_id", run) if bounded else samples.filter(run_id=run)
     for name, lookup in (("step_min", "step__gte"), ("step_max", "step__lte"),
                          ("reward_min", "reward__gte"), ("reward_max", "reward__lte")):
         if name in filters:
@@ -71,12 +134,33 @@ def _within(samples: QuerySet, field: str, value: int) -> QuerySet:
 
     The planner assumes a run's samples are spread evenly through the table and may
     walk the primary key backwards from the newest sample of any run; the id bounds
-    (two index seeks) make that walk start and end inside the run.
+    (two index seeks) make that walk start and end inside the run. The seeks are ordered
+    LIMIT 1 queries, not MIN/MAX: for a live run, newer than the table's statistics, the
+    planner expects one row and would aggregate over every sample of the run.
     """
-    span = Sample.objects.filter(**{field: value}).aggregate(lo=Min("id"), hi=Max("id"))
-    if span["lo"] is None:
+    ids = Sample.objects.filter(**{field: value}).values_list("id", flat=True)
+    lo, hi = ids.order_by("id").first(), ids.order_by("-id").first()
+    if lo is None:
         return samples.none()
-    return samples.filter(**{field: value, "id__gte": span["lo"], "id__lte": span["hi"]})
+    return samples.filter(**{field: value, "id__gte": lo, "id__lte": hi})
+
+
+def _of_phase(samples: QuerySet, phase: str, run_id: int | None) -> tuple[QuerySet, int | None]:
+    """Training samples, evaluations (with GRPO's probe prompts) or everything else; and
+    the one stage they come from, when there is only one (a run's GRPO, say)."""
+    stages = Stage.objects.filter(run_id=run_id) if run_id else Stage.objects.all()
+    if phase == EVALUATION:
+        evaluations = stages.filter(kind__in=EVALUATION_KINDS).values_list("pk", flat=True)
+        return samples.filter(Q(stage_id__in=list(evaluations)) | Q(probe=True)), None
+    if phase == TRAINING:
+        stages = stages.filter(kind__in=TRAINING_KINDS)
+    else:
+        stages = stages.exclude(kind__in=TRAINING_KINDS + EVALUATION_KINDS)
+    stage_ids = list(stages.values_list("pk", flat=True)[:1000])
+    samples = samples.filter(probe=False)
+    if len(stage_ids) == 1:
+        return samples, stage_ids[0]
+    return samples.filter(stage_id__in=stage_ids), None
 
 
 def _with_verdict(samples: QuerySet, verdict: str) -> QuerySet:
@@ -98,6 +182,9 @@ def _flagged(label: str, custom: str | None) -> QuerySet:
 class Page:
     samples: list[Sample]
     next_cursor: str | None
+    # Every sample the filter matches, unpaged: ``count_samples`` counts it without
+    # looking up the run's and stage's id bounds a second time.
+    matching: QuerySet[Sample] | None = None
 
 
 def sort_of(params: QueryDict) -> tuple[str, bool]:
@@ -160,13 +247,83 @@ def _finite_float(text: str) -> float:
 
 
 def samples_page(params: QueryDict, size: int = PAGE_SIZE) -> Page:
-    samples = after_cursor(filter_samples(params), params, params.get("after"))
+    matching = filter_samples(params)
+    samples = after_cursor(matching, params, params.get("after"))
     rows = list(
         samples.select_related("stage").prefetch_related("flags")[: size + 1]
     )
     more = len(rows) > size
     rows = rows[:size]
-    return Page(rows, cursor_of(rows[-1], params) if more and rows else None)
+    return Page(rows, cursor_of(rows[-1], params) if more and rows else None, matching)
+
+
+@dataclass(frozen=True)
+class Total:
+    """How many samples a filter matches: exact, a planner's estimate, or a lower bound."""
+
+    value: int
+    exact: bool = True
+    at_least: bool = False
+
+
+EXACT_UP_TO = 5000  # more than this is estimated, never counted row by row
+ESTIMATE_ABOVE = 10 * EXACT_UP_TO  # a planner's estimate past this is not even checked
+COUNT_BUDGET_MS = 10  # an exact count that takes longer gives way to the estimate
+
+
+def count_samples(params: QueryDict, page: Page) -> Total:
+    """The number of samples matching ``params``, counted exactly only while that is cheap.
+
+    A first page with nothing after it is the whole answer. Otherwise at most
+    ``EXACT_UP_TO + 1`` rows are counted, on PostgreSQL only when its planner expects a
+    modest number and only for ``COUNT_BUDGET_MS``; past that, the planner's estimate is
+    the answer (instant on any table, though it can be off). Other databases (the
+    embedded SQLite) count up to the limit and say "more than".
+    """
+    if not params.get("after") and page.next_cursor is None:
+        return Total(len(page.samples))
+    matching = page.matching if page.matching is not None else filter_samples(params)
+    matching = matching.order_by()[: EXACT_UP_TO + 1]
+    if connection.vendor != "postgresql":
+        return _capped(matching.count())
+    estimate = _planner_rows(filter_samples(params, bounded=False).order_by())
+    if estimate <= ESTIMATE_ABOVE:
+        counted = _count_within(matching, COUNT_BUDGET_MS)
+        if counted is not None:
+            return _capped(counted, estimate)
+    return Total(max(estimate, len(page.samples) + 1), exact=False)
+
+
+def _capped(counted: int, estimate: int = 0) -> Total:
+    if counted <= EXACT_UP_TO:
+        return Total(counted)
+    if estimate > EXACT_UP_TO:
+        return Total(estimate, exact=False)
+    return Total(EXACT_UP_TO, exact=False, at_least=True)  # the estimate is below the count
+
+
+def _count_within(samples: QuerySet, budget_ms: int) -> int | None:
+    """``samples.count()``, or None if PostgreSQL needs longer than ``budget_ms`` for it."""
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+                               [f"{budget_ms}ms"])
+            counted = samples.count()
+            # Rolled back (it wrote nothing): the timeout ends with this transaction or
+            # savepoint, and never limits the queries that follow it.
+            transaction.set_rollback(True)
+            return counted
+    except OperationalError:  # cancelled by the timeout
+        return None
+
+
+def _planner_rows(samples: QuerySet) -> int:
+    try:
+        plan = json.loads(samples.values("id").explain(format="json"))
+    except EmptyResultSet:  # a filter Django knows matches nothing (no stage of a kind)
+        return 0
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def neighbours(params: QueryDict, sample: Sample) -> tuple[Sample | None, Sample | None]:
@@ -190,7 +347,7 @@ def sample_flags(sample: Sample) -> list[Flag]:
 def group_samples(stage_id: int, step: int, group: int) -> list[Sample]:
     """The G completions of one prompt at one step, as GRPO compared them."""
     return list(
-        Sample.objects.filter(stage_id=stage_id, step=step, group=group)
+        Sample.objects.filter(stage_id=stage_id, step=step, group=group, probe=False)
         .select_related("run", "stage")
         .prefetch_related("flags")
         .order_by("index")
@@ -203,8 +360,16 @@ def evolution_samples(run: Run, example_key: str, limit: int = 500) -> list[Samp
     return list(
         Sample.objects.filter(stage_id__in=stage_ids, example_key=example_key)
         .select_related("stage")
-        .order_by("stage__position", "step", "group", "index")[:limit]
+        .order_by("stage__position", "step", "probe", "group", "index")[:limit]
     )
+
+
+def probe_prompts(run: Run, limit: int = 64) -> list[tuple[str, str]]:
+    """(example key, prompt) of each probe prompt of a run, in the order of the set."""
+    firsts = (Sample.objects.filter(run=run, probe=True).values("example_key")
+              .annotate(first=Min("id")).order_by("first").values_list("first", flat=True))
+    rows = Sample.objects.filter(pk__in=list(firsts[:limit])).order_by("id")
+    return list(rows.values_list("example_key", "prompt"))
 
 
 def reward_names(samples: list[Sample]) -> list[str]:
@@ -218,6 +383,4 @@ def run_choices() -> list[tuple[int, str]]:
 def stage_choices(run_id: int | None) -> list[tuple[int, str]]:
     if not run_id:
         return []
-    from r1web.runs.models import Stage
-
     return list(Stage.objects.filter(run_id=run_id).order_by("position").values_list("pk", "name"))

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
+from r1web.runs import rollups
 from r1web.safe_text import db_json, db_text
 from r1web.traces.models import Flag, FlagLabel, Sample
 
@@ -22,6 +23,8 @@ def samples_record(*, stage, records: list, example_ids: dict[str, int] | None =
     example_ids = example_ids or {}
     rows = [_sample(stage, record, example_ids) for record in records]
     Sample.objects.bulk_create(rows, batch_size=BULK, ignore_conflicts=True)
+    # Per-step statistics for the run's charts and summary (no page scans samples).
+    rollups.sample_steps_refresh(stage_pk=stage.pk, steps={row.step for row in rows})
 
 
 def _sample(stage, record, example_ids: dict[str, int]) -> Sample:
@@ -49,6 +52,7 @@ def _sample(stage, record, example_ids: dict[str, int]) -> Sample:
         reflection_count=min(len(phrases), 32767),
         verdict=record.verdict[:40],
         judge=db_json(dict(record.judge)),
+        probe=bool(record.probe),
     )
 
 

@@ -8,9 +8,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from r1web.accounts.access import role_required
 from r1web.accounts.roles import CURATOR
+from r1web.curation.selectors import promotion_targets
 from r1web.htmx import render_partial, wants_partial
 from r1web.runs.selectors import get_run_for_user
 from r1web.traces import selectors
+from r1web.traces.columns import COLUMNS, chosen_columns
+from r1web.traces.evolution import evolution as evolution_of
 from r1web.traces.forms import FlagForm, TraceFilterForm
 from r1web.traces.models import Flag, FlagLabel
 from r1web.traces.services import FlagError, sample_flag, sample_unflag
@@ -27,24 +30,29 @@ def _filter_query(params) -> str:
 
 @require_GET
 def sample_list(request):
-    page = selectors.samples_page(request.GET)
-    form = TraceFilterForm(request.GET or None)
+    params = selectors.browser_params(request.GET)  # the default view when none is asked
+    page = selectors.samples_page(params)
+    form = TraceFilterForm(params)
     form.is_valid()
-    run_id = form.cleaned_data.get("run") if form.is_bound else None
     return render_partial(request, "traces/list.html", "results", {
         "form": form,
         "page": page,
-        "filter_query": _filter_query(request.GET),
+        "total": selectors.count_samples(params, page),
+        "columns": chosen_columns(params),
+        "all_columns": COLUMNS,
+        "query": form.cleaned_data.get("q") or "",
+        "filter_query": _filter_query(params),
         "runs": selectors.run_choices(),
-        "stages": selectors.stage_choices(run_id),
+        "stages": selectors.stage_choices(form.cleaned_data.get("run")),
     })
 
 
 @require_GET
 def sample_detail(request, pk: int):
+    """The sample's page; htmx asks for its body alone, for the trace browser's panel."""
     sample = selectors.get_sample_for_user(request, pk)
     previous, following = selectors.neighbours(request.GET, sample)
-    return render(request, "traces/sample.html", {
+    return render_partial(request, "traces/sample.html", "sample-body", {
         "sample": sample,
         "flags": selectors.sample_flags(sample),
         "labels": FlagLabel,
@@ -52,6 +60,8 @@ def sample_detail(request, pk: int):
         "following": following,
         "filter_query": _filter_query(request.GET),
         "think_collapsed": len(sample.think) > LONG_THINK,
+        "in_panel": wants_partial(request),
+        "targets": promotion_targets(),
     })
 
 
@@ -114,4 +124,8 @@ def evolution(request, run: int):
     # (and NUL would be refused by PostgreSQL: a 500, not an empty answer).
     findable = key and len(key) <= 200 and "\x00" not in key
     samples = selectors.evolution_samples(run, key) if findable else []
-    return render(request, "traces/evolution.html", {"run": run, "key": key, "samples": samples})
+    return render_partial(request, "traces/evolution.html", "evolution-detail", {
+        "run": run, "key": key, "samples": samples,
+        "evolution": evolution_of(samples, request.GET),
+        "probes": selectors.probe_prompts(run),
+    })

@@ -1,6 +1,6 @@
 // Keyboard shortcuts for reviewing samples: j/k next/previous, r/a/n flag the sample
 // as reflection / aha moment / not reflection. In the trace list, j/k move a selection
-// and Enter opens it.
+// and Enter opens it in the side panel.
 (function () {
   "use strict";
 
@@ -27,6 +27,29 @@
     if (link) window.location.href = link.href;
   }
 
+  // The row whose sample the side panel shows is marked, across swaps of either.
+  document.addEventListener("htmx:afterSwap", function (ev) {
+    var shown = document.querySelector("#panel [data-sample]");
+    rows().forEach(function (row) {
+      var link = row.querySelector("a.open-sample");
+      row.classList.toggle("open", !!(shown && link && link.textContent.trim() === shown.dataset.sample));
+    });
+  });
+
+  // The side panel's Close (and a promotion's Cancel) empties it: the table widens again.
+  var emptyPanel = null;
+  document.addEventListener("click", function (ev) {
+    var close = ev.target.closest("[data-close-panel]");
+    var panel = document.getElementById("panel");
+    if (!close || !panel || !emptyPanel) return;
+    panel.innerHTML = emptyPanel;
+    rows().forEach(function (row) { row.classList.remove("open"); });
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var panel = document.getElementById("panel");
+    if (panel) emptyPanel = panel.innerHTML;
+  });
+
   document.addEventListener("keydown", function (ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev)) return;
     var key = ev.key;
@@ -34,7 +57,9 @@
       if (!moveSelection(key === "j" ? 1 : -1)) follow(key === "j" ? "next" : "prev");
     } else if (key === "Enter") {
       var selected = document.querySelector("tr.sample-row.selected");
-      if (selected) window.location.href = selected.dataset.href;
+      if (!selected) return;
+      var open = selected.querySelector("a.open-sample"); // into the side panel
+      if (open) open.click(); else window.location.href = selected.dataset.href;
     } else if (key === "r" || key === "a" || key === "n") {
       var button = document.querySelector('#flags button[data-key="' + key + '"]');
       if (button) button.click();

@@ -55,5 +55,26 @@ def sign_in(page, live_server):
     return sign_in
 
 
+SERIOUS = ("serious", "critical")
+
+
+def assert_no_serious_axe_violations(page, context: str | None = None) -> None:
+    """axe-core finds no serious or critical accessibility violation in the page as it
+    is now (or in the part the CSS selector ``context`` names).
+
+    axe-playwright-python bundles axe.min.js: nothing is downloaded. Playwright's
+    evaluate runs it outside the page's Content Security Policy.
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page, context=context).response["violations"]
+    serious = [v for v in violations if v.get("impact") in SERIOUS]
+    assert not serious, "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(map(str, node["target"])) for node in v["nodes"][:5])
+        for v in serious
+    )
+
+
 # Real worker processes and the demo's tiny base, shared with the integration tests.
 from tests.integration.conftest import queue, start_worker, tiny_base, worker_env  # noqa: E402,F401

@@ -37,7 +37,8 @@ def test_the_run_page_draws_its_charts(page, sign_in, charlie, make_run, make_sa
     sign_in(charlie).goto(f"/runs/{stage.run_id}/")
     expect(page.locator("#charts[data-drawn=true]")).to_have_count(1)
     expect(page.locator("#chart-reward svg.main-svg").first).to_be_visible()
-    expect(page.locator("#chart-kl .scatterlayer .trace")).to_have_count(1)
+    # smoothed by default: the smoothed line over a faint copy of the raw one
+    expect(page.locator("#chart-kl .scatterlayer .trace")).to_have_count(2)
 
 
 def test_a_filter_narrows_the_trace_browser_and_gets_its_own_url(page, sign_in, charlie, make_run, make_samples):

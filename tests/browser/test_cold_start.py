@@ -81,7 +81,8 @@ def test_cold_start_from_flagged_samples_to_a_trained_checkpoint(
     for sample in correct:
         _flag_aha(page, sample)
     page.goto(f"/traces/?run={r1_zero_run.pk}&correct=yes&flagged=aha")
-    page.get_by_role("button", name="Promote every matching sample to curation").click()
+    page.get_by_role("link", name="Promote every matching sample…").click()
+    page.get_by_role("button", name="Promote 3 samples").click()  # the confirmation
     expect(page).to_have_url(re.compile(r"/curation/queues/cold-start/$"))
     assert sorted(CurationItem.objects.values_list("sample_id", flat=True)) == [
         s.pk for s in correct

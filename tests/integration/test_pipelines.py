@@ -139,11 +139,12 @@ def test_a_worker_killed_mid_pipeline_resumes_to_the_end_without_duplicates(
     assert run.status == "succeeded", run.error
     killed.refresh_from_db()
     assert killed.attempt == 2
-    duplicates = (Sample.objects.filter(run=run).values("stage", "step", "group", "index")
+    duplicates = (Sample.objects.filter(run=run).values("stage", "step", "group", "index", "probe")
                   .annotate(n=Count("id")).filter(n__gt=1))
     assert not duplicates.exists()
     produced = Example.objects.filter(version__produced_by__run=run)
     assert not produced.values("version", "key").annotate(n=Count("id")).filter(n__gt=1).exists()
     if killed.kind == "grpo":  # resumed from its last checkpoint: every step sampled once
         steps = killed.result["steps"]
-        assert killed.samples.count() == steps * killed.result["completions_per_step"]
+        trained = killed.samples.filter(probe=False)
+        assert trained.count() == steps * killed.result["completions_per_step"]

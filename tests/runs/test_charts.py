@@ -45,6 +45,59 @@ def test_a_figure_overlays_several_runs_and_skips_empty_series():
     assert [trace["name"] for trace in fig["data"]] == ["run a: accuracy", "run b: accuracy"]
 
 
+def _chart(slug: str) -> charts.Chart:
+    return next(c for c in charts.CHARTS if c.slug == slug)
+
+
+def test_in_a_comparison_each_run_keeps_one_colour_in_every_chart():
+    runs = [(name, {"accuracy": [(1, 0.5)], "format_rate": [(1, 0.9)], "loss": [(1, 2.0)]})
+            for name in ("a", "b")]
+    colours = {}
+    for slug in ("accuracy", "loss"):
+        for trace in charts.figure(_chart(slug), runs)["data"]:
+            colours.setdefault(trace["name"].split(":")[0], set()).add(trace["line"]["color"])
+    assert all(len(found) == 1 for found in colours.values())
+    assert colours["a"] != colours["b"]
+    accuracy = charts.figure(_chart("accuracy"), runs)["data"]
+    assert accuracy[0]["line"]["dash"] != accuracy[1]["line"]["dash"]  # series of one run
+
+
+def test_the_title_names_only_what_is_drawn():
+    entropy_only = charts.figure(_chart("kl"), [("r", {"entropy": [(1, 0.7)]})])
+    assert entropy_only["layout"]["title"]["text"] == "Entropy"
+    both = charts.figure(_chart("kl"), [("r", {"entropy": [(1, 0.7)], "kl": [(1, 0.01)]})])
+    assert both["layout"]["title"]["text"] == "KL and entropy"
+
+
+def test_an_empty_chart_says_no_data_yet_instead_of_drawing_a_grid():
+    layout = charts.figure(_chart("loss"), [("r", {})])["layout"]
+    assert layout["annotations"][0]["text"] == "No data yet"
+    assert layout["xaxis"]["visible"] is False and layout["yaxis"]["visible"] is False
+
+
+def test_counts_get_whole_number_ticks_from_zero_and_are_never_smoothed():
+    fig = charts.figure(_chart("reflection"), [("r", {"flags": [(1, 1), (2, 3)],
+                                                      "reflection_rate": [(1, 0.1), (2, 0.2)]})])
+    axis = fig["layout"]["yaxis2"]
+    assert axis["dtick"] == 1 and axis["tickformat"] == "d" and axis["rangemode"] == "tozero"
+    assert fig["layout"]["xaxis"]["dtick"] == 1  # steps 1 and 2: no tick at 1.5
+    smoothed = charts.smooth_figure(fig, 0.6)
+    flags = [t for t in smoothed["data"] if t["name"] == "human reflection flags"]
+    assert len(flags) == 1 and flags[0]["y"] == [1, 3]
+
+
+def test_a_single_line_still_gets_a_legend_and_hover_values():
+    layout = charts.figure(_chart("loss"), [("r", {"loss": [(1, 2.0)]})])["layout"]
+    assert layout["showlegend"] is True and layout["hovermode"] == "x unified"
+
+
+def test_smoothing_is_on_by_default_and_zero_turns_it_off():
+    assert charts.clamp_smoothing(None) == charts.DEFAULT_SMOOTHING > 0
+    assert charts.clamp_smoothing("0") == 0.0
+    assert charts.clamp_smoothing("nan") == charts.DEFAULT_SMOOTHING
+    assert charts.clamp_smoothing("5") == 0.99
+
+
 def test_human_flags_go_on_the_right_hand_axis():
     chart = next(c for c in charts.CHARTS if c.slug == "reflection")
     fig = charts.figure(chart, [("r", {"flags": [(3, 2)], "reflection_rate": [(3, 0.1)]})])

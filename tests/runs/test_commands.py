@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -62,3 +63,17 @@ def test_run_recipe_takes_any_recipe_parameter_and_refuses_unknown_ones(tmp_path
                  "reward_funcs=accuracy", "--queue", "gpu")
     grpo = Run.objects.get().stages.get(kind="grpo")
     assert grpo.params["reward_funcs"] == ["accuracy"] and grpo.queue == "gpu"
+
+
+def test_rollup_samples_fills_in_the_statistics_of_samples_loaded_by_hand(make_run, make_samples):
+    from r1web.runs.models import MetricPoint
+
+    stage = make_run()
+    make_samples(stage, steps=3)
+    MetricPoint.objects.filter(key__startswith="samples/").delete()  # as after a COPY
+    out = io.StringIO()
+    call_command("rollup_samples", stdout=out)
+    assert f"stage {stage.pk}: 3 steps" in out.getvalue()
+    assert MetricPoint.objects.filter(stage=stage, key="samples/count").count() == 3
+    call_command("rollup_samples", stdout=(again := io.StringIO()))
+    assert "0 stage(s) done" in again.getvalue()  # nothing left to do

@@ -54,3 +54,48 @@ def test_charts_from_summaries_agree_with_charts_from_raw_points(make_run):
     assert min(y for _, y in summarised) == min(y for _, y in raw)
     assert max(y for _, y in summarised) == max(y for _, y in raw)
     assert summarised[-1] == raw[-1] == (39_999, MetricPoint.objects.get(stage=stage, step=39_999).value)
+
+
+def test_samples_keep_per_step_statistics_as_metric_points(make_run, make_samples):
+    stage = make_run()
+    make_samples(stage, steps=2, groups=2, per_group=4)
+    points = dict(
+        MetricPoint.objects.filter(stage=stage, step=2, key__startswith="samples/")
+        .values_list("key", "value")
+    )
+    # make_samples: half the samples correct, the first of each group reflective
+    assert points["samples/count"] == 8
+    assert points["samples/accuracy"] == 0.5
+    assert points["samples/reflection_rate"] == 0.25
+    assert points["samples/length_min"] == 12 and points["samples/length_max"] == 15
+    assert MetricRollup.objects.filter(stage=stage, key="samples/count").exists()
+
+
+def test_a_step_written_in_two_batches_counts_both(make_run, make_samples):
+    from r1web.traces.services import samples_record
+    from workers.domain.base import SampleRecord
+
+    stage = make_run()
+    make_samples(stage, steps=1, groups=1, per_group=4)
+    later = SampleRecord(step=1, group=5, index=0, prompt="p", completion="c", think="", answer="",
+                         reference="", rewards={}, reward=0.0, advantage=0.0, length_tokens=3,
+                         correct=False, format_ok=False, reflection_phrases=[])
+    samples_record(stage=stage, records=[later])
+    count = MetricPoint.objects.get(stage=stage, step=1, key="samples/count")
+    assert count.value == 5
+
+
+def test_the_aha_finder_reads_the_per_step_points_not_the_samples(make_run, make_samples,
+                                                                  django_assert_max_num_queries):
+    stage = make_run()
+    make_samples(stage, steps=3, groups=2, per_group=4)
+    with django_assert_max_num_queries(1):
+        counts = selectors.reflection_counts([stage.pk])
+    assert [(c.step, c.total, c.reflective) for c in counts] == [(1, 8, 2), (2, 8, 2), (3, 8, 2)]
+
+
+def test_probe_answers_stay_out_of_the_training_statistics(make_run, make_samples):
+    stage = make_run()
+    make_samples(stage, steps=1, groups=1, per_group=4)
+    make_samples(stage, steps=1, groups=1, per_group=4, probe=True, correct=True)
+    assert MetricPoint.objects.get(stage=stage, step=1, key="samples/count").value == 4

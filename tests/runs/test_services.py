@@ -205,3 +205,22 @@ def test_an_evaluation_of_the_same_model_data_and_settings_is_reused(make_run, t
     assert other.status == "queued" and other.reused_from is None
     same.run.refresh_from_db()
     assert same.run.status == "succeeded"
+
+
+def test_a_worker_that_lost_its_stage_leaves_the_attempt_after_it_alone(make_run, settings):
+    # Reaped as silent (a busy machine), resumed by its user, then the first worker
+    # reports its outcome: neither its cancel nor its success may touch what came after.
+    settings.R1WEB_STALE_AFTER_SECONDS = 60
+    lost = stage_claim(stage_pk=make_run(status="queued").pk, worker="slow")
+    Stage.objects.filter(pk=lost.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    stages_reap_stale()
+    run_resume(run=lost.run)
+
+    stage_fail(stage_pk=lost.pk, error="cancelled", cancelled=True, attempt=lost.attempt)
+    assert Stage.objects.get(pk=lost.pk).status == "queued"
+    again = stage_claim(stage_pk=lost.pk, worker="fresh")
+    with pytest.raises(RunError):
+        stage_succeed(stage_pk=lost.pk, attempt=lost.attempt)
+    stage_fail(stage_pk=lost.pk, error="boom", attempt=lost.attempt)
+    assert Stage.objects.values_list("status", "attempt").get(pk=lost.pk) == (
+        "running", again.attempt)

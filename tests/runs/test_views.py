@@ -13,13 +13,17 @@ from r1web.traces.models import Flag, Sample
 HTMX = {"HX-Request": "true"}
 
 
-def test_the_run_list_shows_progress_and_latest_metrics(viewer, make_run):
+def test_the_run_list_shows_progress_and_the_held_out_change_not_a_training_batch(viewer, make_run):
     stage = make_run(step=5, total_steps=20)
-    metrics_record(stage_pk=stage.pk, step=4, values={"reward": 0.25, "rewards/accuracy/mean": 0.1})
-    metrics_record(stage_pk=stage.pk, step=5, values={"reward": 1.5, "rewards/accuracy/mean": 0.75})
+    metrics_record(stage_pk=stage.pk, step=5, values={"reward": 1.5, "rewards/accuracy/mean": 0.188})
+    for position, label, score in ((1, "before", 0.194), (2, "after", 0.448)):
+        Stage.objects.create(run=stage.run, position=position, name=f"evaluate {label}",
+                             kind=StageKind.EVAL, params={"label": label},
+                             result={"pass@1": score, "k": 8})
     page = viewer.get(reverse("runs:list")).content.decode()
     assert 'aria-valuenow="25"' in page
-    assert "1.500" in page and "0.750" in page
+    assert "0.194" in page and "0.448" in page and "+0.254" in page
+    assert "0.188" not in page  # the last training batch is no held-out result
     assert 'hx-trigger="every 3s"' in page
 
 
@@ -135,7 +139,8 @@ def test_the_run_page_embeds_every_chart_as_json(viewer, trained):
 
 
 def test_chart_data_has_logged_metrics_sample_statistics_and_flags(viewer, trained):
-    body = viewer.get(reverse("runs:chart_data", args=[trained.run_id])).json()
+    url = reverse("runs:chart_data", args=[trained.run_id])
+    body = viewer.get(url, {"smoothing": "0"}).json()
     figures = body["figures"]
     names = {t["name"] for t in figures["reward"]["data"]}
     assert names == {"total reward", "accuracy", "format"}
@@ -176,7 +181,8 @@ def test_runs_can_be_overlaid(viewer, trained, make_run):
     other = make_run(name="other run")
     metrics_record(stage_pk=other.pk, step=1, values={"kl": 0.5})
     url = reverse("runs:chart_data", args=[trained.run_id])
-    kl = viewer.get(url, {"compare": f"{other.run_id},999"}).json()["figures"]["kl"]["data"]
+    query = {"compare": f"{other.run_id},999", "smoothing": "0"}
+    kl = viewer.get(url, query).json()["figures"]["kl"]["data"]
     assert [t["name"] for t in kl] == [f"#{trained.run_id} demo run: KL", f"#{other.run_id} other run: KL"]
 
 
@@ -238,7 +244,7 @@ def test_a_multi_stage_runs_charts_can_show_one_training_stage(viewer, make_run)
     url = reverse("runs:chart_data", args=[first.run_id])
 
     def rewards(query: str) -> list:
-        figure = viewer.get(url + query).json()["figures"]["reward"]
+        figure = viewer.get(url + query + "&smoothing=0").json()["figures"]["reward"]
         return sorted(y for trace in figure["data"] if trace.get("name", "").endswith("reward")
                       for y in trace["y"])
 
@@ -246,3 +252,171 @@ def test_a_multi_stage_runs_charts_can_show_one_training_stage(viewer, make_run)
     assert rewards("?stage=reasoning-rl") == [0.25]
     page = viewer.get(reverse("runs:detail", args=[first.run_id])).content.decode()
     assert '<option value="rl-final">final RL</option>' in page
+
+
+# --- the runs list: filters, sort, pages ---------------------------------------------
+
+def _runs(count: int, **fields) -> list[Run]:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    return [
+        Run.objects.create(name=f"run {i}", recipe=fields.get("recipe", "r1-zero"),
+                           status=fields.get("status", "succeeded"),
+                           created_by=fields.get("created_by"),
+                           created_at=now - timedelta(minutes=count - i))
+        for i in range(count)
+    ]
+
+
+def _row_ids(page: str) -> list[int]:
+    import re
+
+    return [int(pk) for pk in re.findall(r'<tr id="run-(\d+)"', page)]
+
+
+def test_the_newest_run_comes_first(viewer):
+    runs = _runs(3)
+    page = viewer.get(reverse("runs:list")).content.decode()
+    assert _row_ids(page) == [run.pk for run in reversed(runs)]
+
+
+def test_the_list_filters_by_recipe_status_and_person(viewer, alice, charlie):
+    mine = Run.objects.create(name="alice r1", recipe="r1", status="failed", created_by=alice)
+    Run.objects.create(name="charlie zero", recipe="r1-zero", status="failed", created_by=charlie)
+    Run.objects.create(name="alice zero", recipe="r1-zero", status="succeeded", created_by=alice)
+    url = reverse("runs:list")
+    assert _row_ids(viewer.get(url, {"recipe": "r1"}).content.decode()) == [mine.pk]
+    failed_by_alice = viewer.get(url, {"status": "failed", "by": "alice"}).content.decode()
+    assert _row_ids(failed_by_alice) == [mine.pk]
+    assert "1 run match these filters" in failed_by_alice
+    # A value the form does not offer is ignored rather than an error.
+    assert len(_row_ids(viewer.get(url, {"status": "exploded"}).content.decode())) == 3
+
+
+def test_the_list_sorts_by_status_and_says_so(viewer):
+    failed, succeeded = _runs(1, status="failed") + _runs(1, status="succeeded")
+    page = viewer.get(reverse("runs:list"), {"sort": "-status"}).content.decode()
+    assert _row_ids(page) == [succeeded.pk, failed.pk]
+    assert 'aria-sort="descending"' in page
+    assert 'href="?sort=status"' in page  # the next click reverses it
+
+
+def test_the_list_pages_with_real_links_that_keep_the_filters(viewer):
+    runs = _runs(30, status="failed")
+    url = reverse("runs:list")
+    first = viewer.get(url, {"status": "failed"}).content.decode()
+    assert len(_row_ids(first)) == 25
+    assert 'href="?status=failed&amp;page=2"' in first
+    second = viewer.get(url, {"status": "failed", "page": "2"}).content.decode()
+    assert _row_ids(second) == [run.pk for run in reversed(runs[:5])]
+
+
+def test_htmx_gets_only_the_table_for_a_sort_with_vary(viewer, make_run):
+    make_run(status="succeeded")
+    response = viewer.get(reverse("runs:list"), {"sort": "recipe"}, headers=HTMX)
+    assert response.content.decode().strip().startswith('<div id="run-table"')
+    assert "HX-Request" in response["Vary"]
+
+
+def test_a_page_of_the_list_costs_the_same_queries_for_3_runs_or_25(viewer, alice, make_run):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert viewer.get(reverse("runs:list")).status_code == 200
+        return len(captured)
+
+    for _ in range(3):
+        make_run(status="succeeded")
+    Run.objects.update(created_by=alice)
+    few = queries()
+    for _ in range(22):
+        make_run(status="succeeded")
+    Run.objects.update(created_by=alice)
+    assert queries() == few
+
+
+# --- the run page: summary, integers, lineage under the charts -------------------------
+
+@pytest.fixture
+def evaluated(trained):
+    for position, label, score in ((1, "before", 0.2), (2, "after", 0.45)):
+        Stage.objects.create(run=trained.run, position=position, name=f"evaluate {label}",
+                             kind=StageKind.EVAL, status="succeeded", params={"label": label},
+                             result={"pass@1": score, "maj@k": score, "k": 8, "mean_length": 20.0})
+    return trained
+
+
+def test_the_run_page_opens_with_its_evaluations_and_deltas(viewer, evaluated):
+    page = viewer.get(reverse("runs:detail", args=[evaluated.run_id])).content.decode()
+    summary = page[page.index('id="summary"'):page.index('id="stages"')]
+    assert "0.200" in summary and "0.450" in summary and "+0.250" in summary
+    assert ">8<" in summary and "8.000" not in summary  # k is a count
+
+
+def test_the_run_page_tells_the_training_story_from_start_to_end(viewer, trained):
+    page = viewer.get(reverse("runs:detail", args=[trained.run_id])).content.decode()
+    story = page[page.index('id="story"'):page.index('id="aha"')]
+    # reward logged 1/3, 2/3, 1: with three steps the ends are the first and last step
+    assert "0.333" in story and "1.000" in story and "+0.667" in story
+    assert "reflection rate" in story and "mean length" in story
+
+
+def test_integers_in_a_stage_result_print_as_integers(viewer, evaluated):
+    page = viewer.get(reverse("runs:detail", args=[evaluated.run_id])).content.decode()
+    stages = page[page.index('id="stages"'):page.index('id="charts"')]
+    assert "k: 8<" in stages and "k: 8.000" not in stages
+    assert "pass@1: 0.450" in stages
+
+
+def test_the_lineage_comes_after_the_charts(viewer, trained):
+    page = viewer.get(reverse("runs:detail", args=[trained.run_id])).content.decode()
+    assert page.index('id="summary"') < page.index('id="charts"') < page.index('id="lineage"')
+
+
+def test_charts_are_smoothed_by_default_and_can_be_turned_off(viewer, trained):
+    url = reverse("runs:chart_data", args=[trained.run_id])
+    default = viewer.get(url).json()["figures"]["kl"]["data"]
+    assert len(default) == 2 and default[0]["opacity"] < 1  # faint raw line behind
+    assert len(viewer.get(url, {"smoothing": "0"}).json()["figures"]["kl"]["data"]) == 1
+
+
+def test_a_queued_runs_charts_say_no_data_yet(viewer, make_run):
+    stage = make_run(status="queued")
+    figures = viewer.get(reverse("runs:chart_data", args=[stage.run_id])).json()["figures"]
+    for figure in figures.values():
+        assert figure["data"] == []
+        assert figure["layout"]["annotations"][0]["text"] == "No data yet"
+
+
+def test_the_run_page_reads_summaries_and_never_aggregates_the_samples(viewer, make_run, make_samples):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    stage = make_run(status="succeeded")
+    base = Stage.objects.create(run=stage.run, position=1, name="evaluate base",
+                                kind=StageKind.EVAL, params={"label": "before"})
+    make_samples(base, steps=1, groups=4, per_group=4, reflection_phrases=[])
+    make_samples(stage, steps=6, groups=4, per_group=4, reflection_phrases=["wait"])
+
+    def queries() -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            page = viewer.get(reverse("runs:detail", args=[stage.run_id])).content.decode()
+        assert "From step <strong>1</strong>" in page  # the aha finder still works
+        return [q["sql"] for q in captured.captured_queries]
+
+    few = queries()
+    assert not [sql for sql in few if "traces_sample" in sql and "GROUP BY" in sql.upper()]
+    make_samples(stage, steps=30, groups=4, per_group=4, reflection_phrases=["wait"])
+    assert len(queries()) == len(few)  # however many steps and samples there are
+
+
+def test_the_stage_page_prints_integer_results_as_integers(viewer, evaluated):
+    stage = Stage.objects.get(run=evaluated.run, params__label="after")
+    page = viewer.get(reverse("runs:stage", args=[stage.pk])).content.decode()
+    result = page[page.index('id="stage-result"'):]
+    assert "k=8\n" in result and "pass@1=0.450" in result

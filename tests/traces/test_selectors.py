@@ -4,7 +4,7 @@ import pytest
 from django.http import QueryDict
 
 from r1web.traces.models import Flag, Sample
-from r1web.traces.selectors import filter_samples, neighbours, samples_page
+from r1web.traces.selectors import Total, filter_samples, neighbours, samples_page
 
 
 @pytest.fixture
@@ -71,3 +71,74 @@ def test_neighbours_follow_the_current_order(stage):
     previous, following = neighbours(params, ordered[5])
     assert (previous.pk, following.pk) == (ordered[4].pk, ordered[6].pk)
     assert neighbours(params, ordered[0])[0] is None
+
+
+def test_a_whole_first_page_is_its_own_exact_count(stage):
+    from r1web.traces.selectors import count_samples
+
+    params = q("correct=yes")
+    assert count_samples(params, samples_page(params)).value == 24
+    assert count_samples(params, samples_page(params, size=5)) == Total(24)  # counted
+
+
+def test_past_the_exact_limit_the_count_is_an_estimate_or_a_lower_bound(stage, monkeypatch):
+    from django.db import connection
+
+    from r1web.traces.selectors import count_samples
+
+    monkeypatch.setattr("r1web.traces.selectors.EXACT_UP_TO", 10)
+    total = count_samples(q(""), samples_page(q(""), size=5))
+    assert not total.exact
+    if connection.vendor == "postgresql":
+        assert total.value > 10  # the planner's estimate of the 48 rows
+    else:
+        assert total == Total(10, exact=False, at_least=True)
+
+
+def test_the_samples_filter_tells_training_from_evaluation_and_probes(stage, make_samples):
+    from r1web.runs.models import Stage
+
+    evaluation = Stage.objects.create(run=stage.run, position=1, name="Eval", kind="eval")
+    make_samples(evaluation, steps=1, groups=1, per_group=3)
+    make_samples(stage, steps=1, groups=1, per_group=2, probe=True)
+    assert filter_samples(q("samples=training")).count() == 48
+    assert filter_samples(q(f"run={stage.run_id}&samples=training")).count() == 48
+    assert filter_samples(q("samples=evaluation")).count() == 5  # 3 evaluated, 2 probes
+    assert filter_samples(q("samples=other")).count() == 0
+
+
+def test_without_any_filter_the_browser_shows_the_newest_runs_training_samples(
+    stage, make_run, make_samples
+):
+    from r1web.traces.selectors import browser_params
+
+    assert browser_params(q("")).dict() == {"run": str(stage.run_id), "samples": "training"}
+    assert browser_params(q("sort=-reward&cols=prompt"))["run"] == str(stage.run_id)
+    assert browser_params(q("run=")) == q("run=")  # "all runs", chosen in the form
+    make_run(name="queued, nothing sampled yet")  # newer, but no samples: not the default
+    assert browser_params(q(""))["run"] == str(stage.run_id)
+
+
+def test_a_count_that_would_take_too_long_gives_way_to_the_estimate(stage, monkeypatch):
+    from django.db import connection
+
+    from r1web.traces import selectors
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the planner's estimate and statement_timeout are PostgreSQL's")
+    three = list(Sample.objects.values_list("pk", flat=True)[:3])
+    slow = Sample.objects.filter(pk__in=three).extra(where=["pg_sleep(0.05) IS NOT NULL"])
+    assert selectors._count_within(slow, budget_ms=10) is None
+    assert selectors._count_within(slow, budget_ms=5000) == 3  # the timeout did not linger
+    monkeypatch.setattr(selectors, "_count_within", lambda samples, budget_ms: None)
+    total = selectors.count_samples(q("correct=yes"), samples_page(q("correct=yes"), size=5))
+    assert not total.exact and not total.at_least and total.value >= 6
+
+
+def test_a_stage_and_a_kind_of_samples_that_exclude_each_other_match_nothing(stage):
+    from r1web.runs.models import Stage
+
+    evaluation = Stage.objects.create(run=stage.run, position=1, name="Eval", kind="eval")
+    assert not filter_samples(q(f"stage={stage.pk}&samples=other")).exists()
+    assert not filter_samples(q(f"stage={evaluation.pk}&samples=training")).exists()
+    assert filter_samples(q(f"stage={stage.pk}&samples=training")).count() == 48

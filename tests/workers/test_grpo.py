@@ -108,6 +108,25 @@ def test_resuming_from_a_checkpoint_does_not_record_earlier_steps_again(micro_ba
     assert len(resumed.sample_records) == result.completions_per_step
 
 
+@pytest.mark.slow
+def test_resuming_from_the_last_step_s_checkpoint_trains_no_step_past_max_steps(
+    micro_base, tmp_path
+):
+    # A worker killed after the last checkpoint, before it saved the final model:
+    # transformers' Trainer, resumed there, would take (and sample) one step more.
+    first = MemorySink()
+    _run(micro_base, tmp_path / "run", first)
+    last = dict(first.checkpoints)[3]
+    (tmp_path / "run" / "config.json").unlink()  # died before the final model was saved
+
+    resumed = MemorySink()
+    result = _run(micro_base, tmp_path / "run", resumed, resume_from_checkpoint=last)
+
+    assert result.steps == 3
+    assert resumed.sample_records == []
+    assert (tmp_path / "run" / "config.json").is_file()  # the final model, for the eval
+
+
 class StopAfterFirstStep(MemorySink):
     def should_stop(self) -> bool:
         return bool(self.progress_seen)

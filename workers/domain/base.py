@@ -37,6 +37,9 @@ class SampleRecord:
     example_key: str = ""  # provenance: which dataset example the prompt came from
     verdict: str = ""  # rejection sampling: "kept" or why the sample was dropped
     judge: dict = field(default_factory=dict)  # a generative judge's prompt and raw verdict
+    # A probe prompt's answer (``workers.domain.probes``): never part of a policy update
+    # nor of the training statistics.
+    probe: bool = False
 
 
 class StageCancelled(Exception):

@@ -16,7 +16,7 @@ from workers.domain.base import SampleRecord, StageCancelled, StageSink
 from workers.domain.formats import CompletionFormat
 from workers.domain.records import build_record
 from workers.domain.rewards import is_equivalent
-from workers.stages.runtime import torch_threads
+from workers.stages.runtime import rebalance, torch_threads
 
 Example = dict[str, Any]
 
@@ -70,6 +70,7 @@ def generate_completions(
     model, tokenizer, prompts: list[str], k: int, *, max_new_tokens: int, temperature: float
 ) -> tuple[list[str], list[int]]:
     """k completions per prompt, grouped by prompt (prompt 0's k first)."""
+    rebalance()  # between batches: another stage may have started or finished
     inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     sampling = temperature > 0
     with torch.no_grad():

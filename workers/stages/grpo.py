@@ -11,8 +11,10 @@ N * completions_per_step samples: no more, no fewer.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +24,10 @@ from transformers import TrainerCallback
 
 from workers.domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
 from workers.domain.formats import CompletionFormat, from_column
+from workers.domain.probes import is_probe_step, probe_records
 from workers.domain.records import build_record
 from workers.domain.rewards import get_reward_funcs
-from workers.stages.runtime import torch_threads
+from workers.stages.runtime import ThreadShareCallback, torch_threads
 from workers.stages.trl_config import build_stage_config, validate_trl_config
 
 Example = dict[str, Any]
@@ -35,6 +38,8 @@ class GrpoResult:
     steps: int
     completions_per_step: int
     checkpoint_path: str  # the final model (with tokenizer), ready for evaluate()
+    probe_rounds: int = 0
+    probe_seconds: float = 0.0  # generation and scoring of every probe round together
 
 
 def _grpo_config_class() -> type:
@@ -106,6 +111,67 @@ class SinkCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         self.sink.checkpoint_saved(state.global_step, path)
+
+
+class ProbeCallback(TrainerCallback):
+    """Before training, every ``every`` steps and after the last step, the current policy
+    answers the probe prompts greedily (``workers.domain.probes``); the answers go to the
+    sink as probe samples. Runs on the main process only, under ``torch.no_grad``."""
+
+    def __init__(self, sink: StageSink, examples: list[Example], every: int, tokenizer, *,
+                 reward_funcs: list[str], reward_weights: list[float] | None,
+                 completion_format: CompletionFormat, max_new_tokens: int) -> None:
+        self.sink, self.examples, self.every, self.tokenizer = sink, examples, every, tokenizer
+        self.reward_funcs, self.reward_weights = reward_funcs, reward_weights
+        self.format, self.max_new_tokens = completion_format, max_new_tokens
+        self.rounds, self.seconds = 0, 0.0
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if state.global_step == 0:  # a resumed run probed its earlier steps already
+            self._round(0, state, model)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if is_probe_step(state.global_step, self.every, state.max_steps):
+            self._round(state.global_step, state, model)
+
+    def _round(self, step: int, state, model) -> None:
+        if not state.is_world_process_zero or self.sink.should_stop():
+            return
+        started = time.perf_counter()
+        model = getattr(model, "module", model)  # unwrapped from DistributedDataParallel
+        prompts = [self.format.render_prompt(e["prompt"]) for e in self.examples]
+        completions, lengths = greedy_completions(model, self.tokenizer, prompts,
+                                                  self.max_new_tokens)
+        self.sink.samples(probe_records(
+            step=step, examples=self.examples, completions=completions, lengths=lengths,
+            reward_funcs=self.reward_funcs, reward_weights=self.reward_weights,
+            completion_format=self.format,
+        ))
+        self.rounds += 1
+        self.seconds += time.perf_counter() - started
+
+
+def greedy_completions(model, tokenizer, prompts: list[str], max_new_tokens: int):
+    """One greedy completion per prompt and its length in tokens (EOS included); the
+    model is left in the mode it was in."""
+    from workers.stages.evaluate import _completion_lengths
+
+    training = model.training
+    model.eval()
+    try:
+        inputs = tokenizer(prompts, return_tensors="pt", padding=True,
+                           add_special_tokens=False).to(model.device)
+        with torch.no_grad():
+            output = model.generate(
+                **inputs, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
+                temperature=None, top_k=None, top_p=None,
+                pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            )
+    finally:
+        model.train(training)
+    new_ids = output[:, inputs["input_ids"].shape[1]:].cpu()
+    texts = tokenizer.batch_decode(new_ids, skip_special_tokens=True)
+    return texts, _completion_lengths(new_ids, tokenizer.eos_token_id, tokenizer.pad_token_id)
 
 
 def _make_trainer_class():
@@ -222,6 +288,8 @@ def run_grpo(
     reward_weights: list[float] | dict[str, float] | None = None,
     completion_format: CompletionFormat | None = None,
     extra_reward_funcs: list[Callable] | None = None,
+    probe_examples: list[Example] | None = None,
+    probe_every: int = 0,
 ) -> GrpoResult:
     """Train with GRPO and report as it goes; the final model is saved to ``output_dir``.
 
@@ -230,7 +298,8 @@ def run_grpo(
     or by name, cover rules then extras. Raises ``ConfigError`` before any work on a bad
     config, ``StageCancelled`` after a clean stop when ``sink.should_stop()`` turned
     true. When resuming, only steps after the checkpoint are sampled, so no sample is
-    reported twice.
+    reported twice. With ``probe_examples`` and ``probe_every`` > 0 the policy also
+    answers those prompts now and then (``ProbeCallback``), reported as probe samples.
     """
     fields = validate_grpo_config(trl_config)
     extra = list(extra_reward_funcs or [])
@@ -245,20 +314,45 @@ def run_grpo(
     if sink.should_stop():
         raise StageCancelled("cancelled before GRPO started")
     callback = SinkCallback(sink)
+    tokenizer = _load_tokenizer(model_path)
+    probes = None
+    if probe_examples and probe_every > 0:
+        probes = ProbeCallback(
+            sink, probe_examples, probe_every, tokenizer, reward_funcs=list(reward_funcs),
+            reward_weights=weights[: len(reward_funcs)] if weights else None,
+            completion_format=completion_format or CompletionFormat(),
+            max_new_tokens=config.max_completion_length,
+        )
+    callbacks: list[TrainerCallback] = [ThreadShareCallback(), callback, *filter(None, [probes])]
+    # A worker killed after the last step's checkpoint left nothing to train; resumed
+    # there, transformers' Trainer would take (and sample) one step past max_steps.
+    done = checkpoint_step(resume_from_checkpoint)
+    trained = 0 < config.max_steps <= done
     with torch_threads():
         trainer = _make_trainer_class()(
-            model=model_path, reward_funcs=funcs, args=config,
-            train_dataset=to_dataset(train_examples, completion_format),
-            processing_class=_load_tokenizer(model_path), callbacks=[callback], sink=sink,
+            model=resume_from_checkpoint if trained else model_path, reward_funcs=funcs,
+            args=config, train_dataset=to_dataset(train_examples, completion_format),
+            processing_class=tokenizer, callbacks=callbacks, sink=sink,
         )
         _quiet(trainer)
-        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
-        steps = trainer.state.global_step
+        if not trained:
+            trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+        steps = done if trained else trainer.state.global_step
         if callback.cancelled:
             raise StageCancelled(f"GRPO stopped at step {steps}")
         trainer.save_model(output_dir)
-    return GrpoResult(steps, completions_per_step(config), output_dir)
+    return GrpoResult(steps, completions_per_step(config), output_dir,
+                      probes.rounds if probes else 0, round(probes.seconds, 3) if probes else 0.0)
 
+
+def checkpoint_step(path: str | None) -> int:
+    """The optimizer steps a Trainer checkpoint holds; 0 without one (or unreadable:
+    then ``Trainer.train`` says what is wrong with it)."""
+    state = os.path.join(path or "", "trainer_state.json")
+    if not path or not os.path.isfile(state):
+        return 0
+    with open(state) as file:
+        return int(json.load(file).get("global_step", 0))
 
 
 def _quiet(trainer) -> None:

@@ -22,7 +22,7 @@ from transformers import TrainerCallback
 from workers.domain.base import ConfigError, StageCancelled, StageSink
 from workers.domain.formats import COLD_START, CompletionFormat
 from workers.stages.grpo import SinkCallback
-from workers.stages.runtime import torch_threads
+from workers.stages.runtime import ThreadShareCallback, torch_threads
 
 Example = dict[str, Any]
 
@@ -133,7 +133,7 @@ def run_reward_model(
         trainer = RewardTrainer(
             model=model_path, args=config, train_dataset=Dataset.from_list(train_rows),
             eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
-            processing_class=tokenizer, callbacks=[callback, tracker],
+            processing_class=tokenizer, callbacks=[ThreadShareCallback(), callback, tracker],
         )
         _quiet(trainer)
         pairs = len(trainer.train_dataset)

@@ -21,7 +21,7 @@ from workers.domain.coldstart import ColdStartFormatError, parse_cold_start
 from workers.domain.formats import COLD_START, get_format
 from workers.domain.reflection import find_reflection_phrases
 from workers.domain.rewards import is_equivalent
-from workers.stages.runtime import torch_threads
+from workers.stages.runtime import ThreadShareCallback, torch_threads
 
 Example = dict[str, Any]
 
@@ -118,7 +118,7 @@ def run_sft(
             train_dataset=Dataset.from_list(_rows(examples)),
             eval_dataset=Dataset.from_list(_rows(eval_examples)),
             processing_class=tokenizer,
-            callbacks=[callback],
+            callbacks=[ThreadShareCallback(), callback],
         )
         _quiet(trainer)
         output = trainer.train()

@@ -12,13 +12,14 @@ register = template.Library()
 
 
 @register.inclusion_tag("_lineage.html")
-def lineage(obj) -> dict:
+def lineage(obj, stages=None) -> dict:
+    """``stages``: a run's stages from ``runs.selectors.stages_of``, already read."""
     if isinstance(obj, DatasetVersion):
         return {"lineages": [(None, lineage_for_version(obj))]}
     if isinstance(obj, Stage):
         return {"lineages": [(None, lineage_for_stage(obj))]}
     if isinstance(obj, Run):
-        return {"lineages": lineage_for_run(obj)}
+        return {"lineages": lineage_for_run(obj, stages)}
     raise template.TemplateSyntaxError(
         f"lineage needs a DatasetVersion, Stage or Run, not {type(obj).__name__}"
     )

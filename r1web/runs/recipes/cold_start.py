@@ -49,6 +49,7 @@ RECIPE = RecipeSpec(
         Param("max_steps", "int", "SFT max_steps", low=1, high=1_000_000),
         Param("samples_per_eval", "int", "Generations sampled per evaluation", default=4,
               low=0, high=64),
+        *stages.PROCESS_PARAMS,
         SFT_CONFIG,
     ),
     build=build,

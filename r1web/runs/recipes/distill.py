@@ -135,6 +135,8 @@ RECIPE = RecipeSpec(
         Param("keep_per_prompt", "int", "Kept per prompt", default=2, low=1, high=64),
         Param("rs_prompts", "int", "Prompts to sample", default=600, low=1, high=1_000_000),
         Param("judge", "model", "Generative judge", "blank = rules only"),
+        *stages.PROBE_PARAMS,
+        *stages.PROCESS_PARAMS,
         GRPO_CONFIG,
         SFT_CONFIG,
     ),

@@ -173,6 +173,8 @@ RECIPE = RecipeSpec(
               high=1_000_000),
         Param("pass_rate_min", "float", "Keep prompts with pass rate above", low=0.0, high=1.0),
         Param("pass_rate_max", "float", "... and below", low=0.0, high=1.0),
+        *stages.PROBE_PARAMS,
+        *stages.PROCESS_PARAMS,
         GRPO_CONFIG,
         SFT_CONFIG,
         Param("reward_config", "config", "TRL RewardConfig", "RewardConfig fields of the "

@@ -51,6 +51,8 @@ RECIPE = RecipeSpec(
         *COMMON_PARAMS,
         Param("reward_funcs", "str", "Reward functions", "comma-separated",
               default=",".join(DEMO_REWARD_FUNCS)),
+        *stages.PROBE_PARAMS,
+        *stages.PROCESS_PARAMS,
         GRPO_CONFIG,
     ),
     build=build,

@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 from r1web.runs.models import Checkpoint, StageInput, StageKind
-from r1web.runs.recipes.base import DataSpec, StageSpec
+from r1web.runs.recipes.base import DataSpec, Param, StageSpec
 from workers.domain.demo import DEMO_EVAL, DEMO_GRPO_CONFIG
 from workers.domain.formats import COLD_START, R1_ZERO
+from workers.domain.probes import DEFAULT_EVERY, DEFAULT_PROMPTS, MAX_PROMPTS
+from workers.domain.processes import MAX_PROCESSES, accelerate_configs
 
 Model = Checkpoint | str
+
+# Every recipe with GRPO stages asks for these; each GRPO stage of the run takes them.
+PROBE_PARAMS = (
+    Param("probe_every", "int", "Probe every N GRPO steps",
+          "the policy answers a fixed set of held-out prompts greedily before training, "
+          "every N steps and after the last, to follow them through training; 0 = off",
+          default=DEFAULT_EVERY, low=0, high=1_000_000),
+    Param("probe_prompts", "int", "Probe prompts",
+          "how many held-out (test split) prompts make the probe set",
+          default=DEFAULT_PROMPTS, low=0, high=MAX_PROMPTS),
+)
+
+# Every recipe with training stages asks for these; each GRPO and SFT stage takes them.
+PROCESS_PARAMS = (
+    Param("num_processes", "int", "Processes per training stage",
+          "each GRPO and SFT stage trains data-parallel as this many processes under "
+          "accelerate launch (on a GPU worker, one per GPU)",
+          default=1, low=1, high=MAX_PROCESSES),
+    Param("accelerate_config", "choice", "accelerate config",
+          "a named accelerate or DeepSpeed config; blank = torchrun on the worker's machine",
+          default="", choices=("", *accelerate_configs())),
+)
+
+
+def process_params(values: dict) -> dict:
+    """A training stage's process settings: one process unless the recipe says more."""
+    params = {"num_processes": values.get("num_processes") or 1}
+    if values.get("accelerate_config"):
+        params["accelerate_config"] = values["accelerate_config"]
+    return params
 
 
 def eval_params(values: dict, completion_format: str = R1_ZERO) -> dict:
@@ -35,9 +67,16 @@ def grpo(key: str, name: str, model: Model, prompts, values: dict, *, reward_fun
     if steps:
         config["max_steps"] = steps
     params = {"reward_funcs": reward_funcs, "completion_format": completion_format,
-              **(extra_params or {})}
+              **probe_params(values), **process_params(values), **(extra_params or {})}
     return StageSpec(key, StageKind.GRPO, name, model, [DataSpec(StageInput.Role.TRAIN, prompts)],
                      config, params, needs=needs)
+
+
+def probe_params(values: dict) -> dict:
+    """A GRPO stage's probe settings: the recipe's values, the defaults where it has none."""
+    every, prompts = values.get("probe_every"), values.get("probe_prompts")
+    return {"probe_every": DEFAULT_EVERY if every is None else every,
+            "probe_prompts": DEFAULT_PROMPTS if prompts is None else prompts}
 
 
 def rejection_sampling(key: str, name: str, model: Model, prompts, values: dict, *,
@@ -67,7 +106,7 @@ def sft(key: str, name: str, model: Model, data: DataSpec, values: dict, *,
     if max_steps:
         config["max_steps"] = max_steps
     params = {"special_token": "|special_token|", "samples_per_eval": 4,
-              "completion_format": COLD_START}
+              "completion_format": COLD_START, **process_params(values)}
     return StageSpec(key, StageKind.SFT, name, model, [data], config, params)
 
 

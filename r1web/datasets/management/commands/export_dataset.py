@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from r1web.datasets.files import write_examples
+from r1web.datasets.progress import terminal_rows
 from r1web.datasets.selectors import version_records
 from r1web.runs.recipes import resolve_version
 from r1web.runs.services import RunError
+from workers.domain.progress import terminal
 
 
 class Command(BaseCommand):
@@ -27,7 +29,10 @@ class Command(BaseCommand):
             version = resolve_version(options["name"], options["version"])
         except RunError as exc:
             raise CommandError(str(exc)) from exc
-        path = write_examples(version_records(version), options["out"], fmt=options["format"])
+        stream = terminal(self.stdout)
+        self.stdout.write(f"reading the {version.num_examples:,} examples of {version}...")
+        path = write_examples(version_records(version), options["out"], fmt=options["format"],
+                              on_progress=terminal_rows(stream, "writing"))
         self.stdout.write(
             f"{version}: {version.num_examples} examples to {path} hash {version.content_hash}"
         )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from r1web.datasets.files import FORMATS
+from r1web.datasets.progress import TerminalImport
 from r1web.datasets.services import DatasetError, dataset_import_file
+from workers.domain.progress import terminal
 
 
 class Command(BaseCommand):
@@ -29,6 +31,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 fmt=options["format"],
                 split=options["split"],
+                progress=TerminalImport(terminal(self.stdout)),
             )
         except DatasetError as exc:
             raise CommandError(str(exc)) from exc

@@ -9,12 +9,19 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from r1web.runs.models import Stage, Status
 from r1web.runs.recipes import RECIPES, get_recipe, launch
 from r1web.runs.reports import run_report
 from r1web.runs.services import RunError, stages_reap_stale
+from r1web.runs.waiting import progress_unit, queue_state
 from workers.domain.base import ConfigError
+from workers.domain.progress import TerminalProgress, duration, terminal
 
-NO_WORKER_HINT_AFTER = 30  # seconds a stage may sit queued before we say why
+HINT_AFTER = 15  # seconds a stage may sit queued before we say why
+HINT_EVERY = 30  # seconds between two looks at the queue (a look may ping the workers)
+POLL_SECONDS = 2
+clock = time.monotonic  # module attributes, so a test can run the clock
+sleep = time.sleep
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -78,23 +85,84 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def _wait(self, run) -> None:
-        queued_since = time.monotonic()
-        hinted = False
-        while True:
-            stages_reap_stale()
-            run.refresh_from_db()
-            if run.is_finished():
-                return
-            queued = run.stages.filter(status="queued").exists()
-            if not queued:
-                queued_since = time.monotonic()
-            elif not hinted and time.monotonic() - queued_since > NO_WORKER_HINT_AFTER:
-                self.stderr.write(
-                    "a stage has been queued for 30s: is a worker running? "
-                    "(celery -A r1web worker -Q cpu, or pass --start-worker)"
-                )
-                hinted = True
-            time.sleep(2)
+        """Poll until the run ends, telling the terminal (stderr, so --json stays one
+        object on stdout) how each stage goes and why a queued one does not start."""
+        watch = RunWatch(terminal(self.stderr))
+        try:
+            while True:
+                stages_reap_stale()
+                run.refresh_from_db()
+                watch.show(list(run.stages.select_related("run").order_by("position")))
+                if run.is_finished():
+                    return
+                sleep(POLL_SECONDS)
+        finally:
+            watch.close()
+
+
+class RunWatch:
+    """What ``--wait`` prints: each stage's start and end, the progress of running ones
+    (step of total, rate, time left) and, for a stage queued too long, why."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.seen: dict[int, str] = {}  # stage pk -> last status shown
+        self.bars: dict[int, TerminalProgress] = {}
+        self.queued_since: dict[int, float] = {}
+        self.hinted: tuple[float, str] | None = None  # when, and what was said
+
+    def show(self, stages: list[Stage]) -> None:
+        for stage in stages:
+            if self.seen.get(stage.pk) != stage.status:
+                self.seen[stage.pk] = stage.status
+                self._status(stage, len(stages))
+            if stage.status == Status.RUNNING and stage.total_steps:
+                self._bar(stage)(stage.step, stage.total_steps)
+        queued = [stage for stage in stages if stage.status == Status.QUEUED]
+        if queued:
+            self._hint(queued[0])
+
+    def _bar(self, stage: Stage) -> TerminalProgress:
+        if stage.pk not in self.bars:
+            self.bars[stage.pk] = TerminalProgress(self.stream, stage.name,
+                                                   unit=progress_unit(stage), clock=clock)
+        return self.bars[stage.pk]
+
+    def _status(self, stage: Stage, count: int) -> None:
+        text = f"stage {stage.position + 1}/{count} {stage.name}: {stage.status}"
+        if stage.status == Status.RUNNING and stage.worker:
+            text += f" on {stage.worker}"
+        if stage.is_finished() and stage.started_at and stage.finished_at:
+            text += f" in {duration((stage.finished_at - stage.started_at).total_seconds())}"
+        if stage.status == Status.FAILED and stage.error:
+            text += f": {stage.error.splitlines()[0][:200]}"
+        if stage.status == Status.QUEUED:
+            self.queued_since[stage.pk] = clock()
+        self._write(text)
+
+    def _hint(self, stage: Stage) -> None:
+        """Once a stage has waited HINT_AFTER, look at its queue every HINT_EVERY and say
+        why it waits whenever the answer changes."""
+        now = clock()
+        waited = now - self.queued_since.setdefault(stage.pk, now)
+        if waited < HINT_AFTER or self.hinted and now - self.hinted[0] < HINT_EVERY:
+            return
+        text = queue_state(stage).explain()
+        if self.hinted is None or text != self.hinted[1]:
+            self._write(f"{stage.name} queued for {duration(waited)}: {text}")
+        self.hinted = (now, text)
+
+    def _write(self, text: str) -> None:
+        line = next(iter(self.bars.values()), None)
+        if line is not None:
+            line.write(text)  # clears an in-place progress line first
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
 
 
 def recipe_values(opts: dict) -> dict:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from r1web.runs.models import Checkpoint
+from workers.domain.progress import TerminalProgress, TerminalSink, duration, terminal
 
 # The sizes of workers.stages.tiny_base.SIZES, named here so --help works without torch.
 SIZES = ("default", "small")
@@ -41,8 +42,14 @@ class Command(BaseCommand):
             self.stdout.write(f"tiny base already at {out_dir} (use --force to rebuild)")
         else:
             started = time.perf_counter()
-            build_tiny_base(out_dir, seed=seed, size=size)
+            self.stdout.write(f"building the {size} tiny base (corpus, tokenizer, then "
+                              "training)...")
+            progress = TerminalProgress(terminal(self.stdout), "training")
+            try:
+                build_tiny_base(out_dir, seed=seed, size=size, sink=TerminalSink(progress))
+            finally:
+                progress.close()
             elapsed = time.perf_counter() - started
-            self.stdout.write(f"built the {size} tiny base at {out_dir} in {elapsed:.0f}s")
+            self.stdout.write(f"built the {size} tiny base at {out_dir} in {duration(elapsed)}")
         name = "tiny-base" if size == "default" else f"tiny-base-{size}"
         Checkpoint.objects.get_or_create(path=str(out_dir), defaults={"name": name})

@@ -1,0 +1,64 @@
+"""API tokens, and what makes a run external: where its records came from.
+
+An external run is an ordinary ``Run`` (recipe ``external``) with one training stage that
+no worker runs: a training script somewhere else fills it through the ingestion API
+(``r1web_client``), or an import of existing logs does. Every run page reads it as it
+reads r1web's own runs.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ApiToken(models.Model):
+    """A per-user secret for the ingestion API. Only its SHA-256 is kept: the token
+    itself is shown once, when it is made. A token acts with its user's current role."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)  # the first characters, to recognise it by
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"token {self.name} ({self.prefix}…)"
+
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ExternalRun(models.Model):
+    class Source(models.TextChoices):
+        API = "api", "ingestion API"
+        TRL_PARQUET = "trl-parquet", "TRL completions parquet"
+        VERL = "verl", "verl rollout dump"
+
+    run = models.OneToOneField("runs.Run", on_delete=models.CASCADE, related_name="external")
+    # The client's name for the run: opening the same key again continues it, so a
+    # replayed or retried "open" never makes a second run.
+    key = models.CharField(max_length=64, unique=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.API)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"external run {self.key}"
