@@ -220,11 +220,12 @@ def test_in_a_comparison_each_run_has_one_colour_in_every_chart(page, sign_in, c
 
 def test_every_page_gets_the_local_stylesheet(page, sign_in, charlie, trained, live_server):
     sign_in(charlie)
-    for url in ("/", f"/runs/{trained.run_id}/", "/runs/compare/", "/login/"):
+    for url in ("/", f"/runs/{trained.run_id}/", "/runs/compare/", "/traces/", "/login/"):
         page.goto(url)
         sheets = page.evaluate("[...document.styleSheets].map(s => s.href).filter(Boolean)")
         assert sheets and all(href.startswith(live_server.url) for href in sheets), sheets
-        assert any(href.endswith("/static/r1web/r1web.css") for href in sheets)
+        # One stylesheet for every page, not one per feature.
+        assert [href.rsplit("/", 1)[-1] for href in sheets] == ["r1web.css"], (url, sheets)
         font = page.evaluate("getComputedStyle(document.body).fontFamily")
         assert "system-ui" in font, (url, font)
     page.goto("/")
