@@ -29,7 +29,7 @@ def one_run(model: str, steps: int, every: int, prompts: int) -> tuple[float, in
     train, test = demo_examples()
     config = {**DEMO_GRPO_CONFIG, "max_steps": steps, "save_strategy": "no"}
     with tempfile.TemporaryDirectory() as out:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = run_grpo(
             model_path=model,
             train_examples=train,
@@ -39,6 +39,11 @@ def one_run(model: str, steps: int, every: int, prompts: int) -> tuple[float, in
             sink=MemorySink(),
             probe_examples=test[:prompts],
             probe_every=every,
+        )
+        print(
+            f"probes every {every}: {time.perf_counter() - started:.1f} s wall, "
+            f"{time.process_time() - cpu:.1f} s CPU",
+            flush=True,
         )
         return time.perf_counter() - started, result.probe_rounds, result.probe_seconds
 
@@ -66,12 +71,16 @@ def main() -> None:
     demo_steps = DEMO_GRPO_CONFIG["max_steps"]
     demo_rounds = demo_steps // DEFAULT_EVERY + 1
     print(f"GRPO without probes: {per_step:.3f} s/step (fastest of {[round(x) for x in off]} s)")
-    print(f"GRPO with probes every {args.every}: {per_step_on:.3f} s/step "
-          f"(fastest of {[round(x) for x in on]} s)")
+    print(
+        f"GRPO with probes every {args.every}: {per_step_on:.3f} s/step "
+        f"(fastest of {[round(x) for x in on]} s)"
+    )
     print(f"probe round ({args.prompts} prompts, greedy): {per_round:.3f} s")
-    print(f"demo: {demo_rounds} rounds add {demo_rounds * per_round:.1f} s to "
-          f"{demo_steps * per_step:.0f} s of GRPO "
-          f"({100 * demo_rounds * per_round / (demo_steps * per_step):.1f}%)")
+    print(
+        f"demo: {demo_rounds} rounds add {demo_rounds * per_round:.1f} s to "
+        f"{demo_steps * per_step:.0f} s of GRPO "
+        f"({100 * demo_rounds * per_round / (demo_steps * per_step):.1f}%)"
+    )
 
 
 if __name__ == "__main__":

@@ -86,8 +86,9 @@ def progress_unit(stage: Stage) -> str:
 
 def stage_progress(stage: Stage) -> Progress:
     """A stage's step of total, at the rate measured from its start to its heartbeat."""
-    return measured(stage.step, stage.total_steps, stage.started_at, stage.heartbeat_at,
-                    progress_unit(stage))
+    return measured(
+        stage.step, stage.total_steps, stage.started_at, stage.heartbeat_at, progress_unit(stage)
+    )
 
 
 def queue_state(stage: Stage, *, ping=listening_workers) -> QueueState:
