@@ -38,6 +38,7 @@ from r1web.runs.services import (
 )
 from r1web.traces.services import samples_record
 from workers.domain.base import SampleRecord
+from workers.domain.checkpoints import prune_checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,11 @@ class DatabaseSink:
     def progress(self, step: int, total: int) -> None:
         self._write(stage_heartbeat, stage_pk=self.stage.pk, step=step, total=total)
 
-    def checkpoint_saved(self, step: int, path: str) -> None:
+    def checkpoint_saved(self, step: int, path: str, keep: int | None = None) -> None:
         self._write(checkpoint_record, stage_pk=self.stage.pk, step=step, path=path)
+        if keep:
+            # Queued behind the record: what is deleted is never the latest recorded one.
+            self._write(prune_checkpoints, path=path, keep=keep)
 
     def should_stop(self) -> bool:
         # Asked every step; one query every few seconds is plenty to honour a cancel.

@@ -61,7 +61,7 @@ def _execute(stage: Stage) -> None:
                    attempt=attempt)
     except Exception as exc:  # the stage failed; the worker must live on
         log.exception("stage %s failed", stage.pk)
-        resumable = stage.latest_checkpoint() is not None
+        resumable = stage.resume_checkpoint() is not None
         stage_fail(stage_pk=stage.pk, error=f"{type(exc).__name__}: {exc}", resumable=resumable,
                    attempt=attempt)
     else:
@@ -116,7 +116,7 @@ def run_grpo_stage(stage: Stage) -> dict:
     extra_funcs = stage_reward_funcs(stage, fmt)  # loaded before any sampling starts
     examples = stage_examples(stage, StageInput.Role.TRAIN, "train")
     probes = probe_examples(stage)
-    resume = stage.latest_checkpoint() if stage.attempt > 1 else None
+    resume = stage.resume_checkpoint() if stage.attempt > 1 else None
     with _sink(stage, examples + probes) as sink:
         result = run_grpo(
             model_path=model_path(stage),

@@ -15,6 +15,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from workers.domain.checkpoints import is_complete
+
 
 class Status(models.TextChoices):
     PENDING = "pending", "pending"  # waits for an earlier stage
@@ -207,6 +209,15 @@ class Stage(models.Model):
 
     def latest_checkpoint(self) -> Checkpoint | None:
         return self.checkpoints.filter(step__isnull=False).order_by("-step").first()
+
+    def resume_checkpoint(self) -> Checkpoint | None:
+        """Where a second attempt continues: the newest recorded checkpoint still whole on
+        disk (asked on the worker, which holds the files). One deleted or cut short by a
+        kill is passed over for the one before; with none, the stage starts over."""
+        for checkpoint in self.checkpoints.filter(step__isnull=False).order_by("-step"):
+            if is_complete(checkpoint.path):
+                return checkpoint
+        return None
 
     def waiting_on(self) -> Stage | None:
         """The first stage this one needs that has not succeeded, if any."""

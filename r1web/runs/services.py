@@ -246,7 +246,7 @@ def _discard_unfinished_work(stage: Stage) -> None:
     """
     if stage.attempt <= 1:
         return
-    checkpoint = stage.latest_checkpoint()
+    checkpoint = stage.resume_checkpoint()
     after = checkpoint.step if checkpoint else -1
     stage.samples.filter(step__gt=after).delete()
     stage.metric_points.filter(step__gt=after).delete()

@@ -56,23 +56,59 @@ def test_a_silent_worker_is_reaped_to_failed_and_resumable(make_run, settings):
     assert fresh.status == "running"
 
 
-def test_a_stale_running_stage_can_be_taken_over_and_drops_work_after_its_checkpoint(
-    make_run, make_samples, settings
-):
-    from r1web.runs.services import checkpoint_record
+def _saved_checkpoint(folder, step: int) -> str:
+    """A checkpoint folder as ``Trainer`` leaves it once written to the end."""
+    path = folder / f"checkpoint-{step}"
+    path.mkdir()
+    (path / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
+    return str(path)
 
+
+def _stale_stage_with_four_steps(make_run, make_samples, settings) -> Stage:
     settings.R1WEB_STALE_AFTER_SECONDS = 60
     stage = make_run(status="queued")
     stage_claim(stage_pk=stage.pk, worker="w1")
     make_samples(stage, steps=4)
     metrics_record(stage_pk=stage.pk, step=4, values={"loss": 1.0})
-    checkpoint_record(stage_pk=stage.pk, step=2, path="/tmp/ckpt-2")
-    Stage.objects.filter(pk=stage.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    return stage
 
+
+def _take_over(stage: Stage) -> set[int]:
+    """A second worker claims the stale stage; the steps whose samples are kept."""
+    Stage.objects.filter(pk=stage.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
     taken = stage_claim(stage_pk=stage.pk, worker="w2")
     assert taken is not None and taken.attempt == 2
-    assert set(Sample.objects.filter(stage=stage).values_list("step", flat=True)) == {1, 2}
+    return set(Sample.objects.filter(stage=stage).values_list("step", flat=True))
+
+
+def test_a_stale_running_stage_can_be_taken_over_and_drops_work_after_its_checkpoint(
+    make_run, make_samples, settings, tmp_path
+):
+    from r1web.runs.services import checkpoint_record
+
+    stage = _stale_stage_with_four_steps(make_run, make_samples, settings)
+    checkpoint_record(stage_pk=stage.pk, step=2, path=_saved_checkpoint(tmp_path, 2))
+
+    assert _take_over(stage) == {1, 2}
     assert not MetricPoint.objects.filter(stage=stage, step__gt=2).exists()
+    assert stage.resume_checkpoint().step == 2
+
+
+def test_a_recorded_checkpoint_gone_from_disk_resumes_from_the_one_before(
+    make_run, make_samples, settings, tmp_path
+):
+    # A kill between writing checkpoint-3 and finishing it (or a checkpoint deleted by
+    # hand) must not fail the resume: the stage goes back to checkpoint-2.
+    from r1web.runs.services import checkpoint_record
+
+    stage = _stale_stage_with_four_steps(make_run, make_samples, settings)
+    checkpoint_record(stage_pk=stage.pk, step=2, path=_saved_checkpoint(tmp_path, 2))
+    cut_short = tmp_path / "checkpoint-3"
+    cut_short.mkdir()  # weights begun, trainer_state.json never written
+    checkpoint_record(stage_pk=stage.pk, step=3, path=str(cut_short))
+
+    assert stage.resume_checkpoint().step == 2
+    assert _take_over(stage) == {1, 2}
 
 
 def test_cancelling_a_run_cancels_its_waiting_stages_and_asks_the_running_one_to_stop(make_run):

@@ -127,6 +127,28 @@ def test_resuming_from_the_last_step_s_checkpoint_trains_no_step_past_max_steps(
     assert (tmp_path / "run" / "config.json").is_file()  # the final model, for the eval
 
 
+class LaggingSink(MemorySink):
+    """A sink whose checkpoint records are still queued: it has pruned nothing yet."""
+
+    def checkpoint_saved(self, step: int, path: str, keep: int | None = None) -> None:
+        self.checkpoints.append((step, path))
+
+
+@pytest.mark.slow
+def test_save_total_limit_deletes_old_checkpoints_only_once_the_sink_has_recorded_a_newer(
+    micro_base, tmp_path
+):
+    # Left to the Trainer, checkpoint-1 would be gone before the database knew about
+    # checkpoint-2; a worker killed then could not resume (tests/integration).
+    limited = {"save_steps": 1, "save_total_limit": 1}
+    _run(micro_base, tmp_path / "lagging", LaggingSink(), config=limited)
+    saved = sorted(path.name for path in (tmp_path / "lagging").glob("checkpoint-*"))
+    assert saved == ["checkpoint-1", "checkpoint-2", "checkpoint-3"]
+
+    _run(micro_base, tmp_path / "recorded", MemorySink(), config=limited)
+    assert [path.name for path in (tmp_path / "recorded").glob("checkpoint-*")] == ["checkpoint-3"]
+
+
 class StopAfterFirstStep(MemorySink):
     def should_stop(self) -> bool:
         return bool(self.progress_seen)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from workers.domain.checkpoints import prune_checkpoints
+
 
 @dataclass
 class SampleRecord:
@@ -53,7 +55,11 @@ class StageSink(Protocol):
 
     def progress(self, step: int, total: int) -> None: ...
 
-    def checkpoint_saved(self, step: int, path: str) -> None: ...
+    def checkpoint_saved(self, step: int, path: str, keep: int | None = None) -> None:
+        """Record a checkpoint; with ``keep`` (TRL's ``save_total_limit``), then delete
+        all but the newest ``keep`` checkpoints up to it
+        (``workers.domain.checkpoints.prune_checkpoints``), never before the record."""
+        ...
 
     def should_stop(self) -> bool: ...
 
@@ -77,8 +83,10 @@ class MemorySink:
     def progress(self, step: int, total: int) -> None:
         self.progress_seen.append((step, total))
 
-    def checkpoint_saved(self, step: int, path: str) -> None:
+    def checkpoint_saved(self, step: int, path: str, keep: int | None = None) -> None:
         self.checkpoints.append((step, path))
+        if keep:
+            prune_checkpoints(path, keep)
 
     def should_stop(self) -> bool:
         return self.stop_requested

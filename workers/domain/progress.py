@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from workers.domain.checkpoints import prune_checkpoints
+
 Clock = Callable[[], float]
 
 
@@ -169,8 +171,9 @@ class TerminalSink:
     def progress(self, step: int, total: int) -> None:
         self.progress_line(step, total)
 
-    def checkpoint_saved(self, step: int, path: str) -> None:
-        pass
+    def checkpoint_saved(self, step: int, path: str, keep: int | None = None) -> None:
+        if keep:
+            prune_checkpoints(path, keep)
 
     def should_stop(self) -> bool:
         return False

@@ -88,8 +88,9 @@ def to_dataset(examples: list[Example], fmt: CompletionFormat | None = None):
 class SinkCallback(TrainerCallback):
     """Metrics, progress, checkpoints and cancellation between TRL and the sink."""
 
-    def __init__(self, sink: StageSink) -> None:
+    def __init__(self, sink: StageSink, keep: int | None = None) -> None:
         self.sink = sink
+        self.keep = keep  # save_total_limit, applied by the sink once a save is recorded
         self.cancelled = False
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -110,7 +111,7 @@ class SinkCallback(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-        self.sink.checkpoint_saved(state.global_step, path)
+        self.sink.checkpoint_saved(state.global_step, path, keep=self.keep)
 
 
 class ProbeCallback(TrainerCallback):
@@ -313,7 +314,10 @@ def run_grpo(
     config = build_stage_config(_grpo_config_class(), fields, output_dir)
     if sink.should_stop():
         raise StageCancelled("cancelled before GRPO started")
-    callback = SinkCallback(sink)
+    # The Trainer would delete old checkpoints before the sink has recorded the new one
+    # (workers.domain.checkpoints); the sink prunes instead, once it has.
+    keep, config.save_total_limit = config.save_total_limit, None
+    callback = SinkCallback(sink, keep)
     tokenizer = _load_tokenizer(model_path)
     probes = None
     if probe_examples and probe_every > 0:
