@@ -20,12 +20,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workers.domain.demo import DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples  # noqa: E402
-from workers.stages.grpo import _load_tokenizer, _quiet, run_grpo, to_dataset  # noqa: E402
-from workers.stages.grpo import validate_grpo_config  # noqa: E402
-from workers.stages.trl_config import build_stage_config  # noqa: E402
-from workers.domain.rewards import get_reward_funcs  # noqa: E402
-from workers.stages.runtime import torch_threads  # noqa: E402
+from workers.domain.demo import DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples
+from workers.domain.rewards import get_reward_funcs
+from workers.stages.grpo import (
+    _load_tokenizer,
+    _quiet,
+    run_grpo,
+    to_dataset,
+    validate_grpo_config,
+)
+from workers.stages.runtime import torch_threads
+from workers.stages.trl_config import build_stage_config
+
 
 def database_sink():
     """r1web's own sink (``workers.recording.DatabaseSink``) over a fresh running stage,

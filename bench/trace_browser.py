@@ -29,11 +29,7 @@ RUNS = 5
 GROUPS, G = 10, 8  # prompts per step, completions per prompt
 METRIC_POINTS = 1_000_000
 PHRASES = ["wait", "recheck", "however", "alternatively", "double-check", "try again"]
-COLUMNS = (
-    "run_id stage_id step \"group\" index example_key prompt completion think answer reference "
-    "rewards reward advantage length_tokens correct format_ok reflection_phrases "
-    "reflection_count created_at"
-).split()
+COLUMNS = ["run_id", "stage_id", "step", '"group"', "index", "example_key", "prompt", "completion", "think", "answer", "reference", "rewards", "reward", "advantage", "length_tokens", "correct", "format_ok", "reflection_phrases", "reflection_count", "created_at"]
 
 
 def main() -> None:
@@ -234,17 +230,16 @@ def _copy_metric_series() -> None:
     stage = Stage.objects.create(run=run, position=0, name="GRPO", kind=StageKind.GRPO,
                                  status=Status.SUCCEEDED)
     rng = random.Random(7)
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(
-            "COPY runs_metricpoint (stage_id, key, step, value) FROM STDIN"
-        ) as copy:
-            chunk = []
-            for step in range(METRIC_POINTS):
-                chunk.append(f"{stage.pk}\tloss\t{step}\t{1.0 / (1 + step / 1e5) + rng.gauss(0, 0.02):.5f}\n")
-                if len(chunk) == 50_000:
-                    copy.write("".join(chunk))
-                    chunk.clear()
-            copy.write("".join(chunk))
+    copying = "COPY runs_metricpoint (stage_id, key, step, value) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(copying) as copy:
+        chunk = []
+        for step in range(METRIC_POINTS):
+            loss = 1.0 / (1 + step / 1e5) + rng.gauss(0, 0.02)
+            chunk.append(f"{stage.pk}\tloss\t{step}\t{loss:.5f}\n")
+            if len(chunk) == 50_000:
+                copy.write("".join(chunk))
+                chunk.clear()
+        copy.write("".join(chunk))
     # Workers write through metrics_record, which keeps the summaries; COPY does not.
     rollups.rebuild(stage_pk=stage.pk)
 
@@ -320,7 +315,7 @@ def _time(client, name: str, url: str, params: dict, repeat: int) -> float:
         client.get(url, params)
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
-    p95 = times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
+    p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)]
     print(f"{name:32s} median {statistics.median(times):7.1f} ms   p95 {p95:7.1f} ms")
     return p95
 

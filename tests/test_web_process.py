@@ -56,9 +56,9 @@ for name in RECIPES:
     statuses[name] = client.post(url, data).status_code
 for page in ("runs:list", "runs:new", "datasets:list", "traces:list"):
     client.get(reverse(page))
-loaded = sorted(m for m in %r if m in sys.modules)
+loaded = sorted(m for m in ML_STACK if m in sys.modules)
 print(json.dumps({"statuses": statuses, "loaded": loaded}))
-""" % (ML_STACK,)
+""".replace("ML_STACK", repr(ML_STACK))
 
 
 @pytest.mark.slow
@@ -73,7 +73,7 @@ def test_launching_every_recipe_from_its_form_loads_no_ml_library(tmp_path):
         "CELERY_BROKER_URL": "memory://",
         "DJANGO_SETTINGS_MODULE": "r1web.settings",
     }
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-c", SCRIPT], check=False, cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])

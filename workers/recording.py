@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from django.conf import settings
 from django.db import (
@@ -126,7 +126,7 @@ class DatabaseSink:
             self._thread = threading.Thread(target=self._drain, name=f"sink-{stage.pk}", daemon=True)
             self._thread.start()
 
-    def __enter__(self) -> DatabaseSink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -201,7 +201,7 @@ class DatabaseSink:
                     if self._error is None:  # after a failure, later writes would lie
                         try:
                             write_retrying(func, **kwargs)
-                        except Exception as exc:
+                        except Exception as exc:  # noqa: BLE001 (kept; close() raises it)
                             self._error = exc
         finally:
             connection.close()
@@ -278,7 +278,7 @@ class Heartbeat:
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{stage_pk}", daemon=True)
 
-    def __enter__(self) -> Heartbeat:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

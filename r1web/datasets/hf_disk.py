@@ -84,14 +84,14 @@ def write_rows(rows: list[dict], path: Path, on_progress=None, batch_rows: int =
     ``on_progress(rows written, rows)`` hears after each batch."""
     table = pa.Table.from_pylist(rows[:batch_rows])
     path.mkdir(parents=True, exist_ok=True)
-    with pa.OSFile(str(path / DATA_FILE), "wb") as sink:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-            for start in range(batch_rows, len(rows), batch_rows):
-                if on_progress:
-                    on_progress(start, len(rows))
-                batch = rows[start : start + batch_rows]
-                writer.write_table(pa.Table.from_pylist(batch, schema=table.schema))
+    with (pa.OSFile(str(path / DATA_FILE), "wb") as sink,
+          pa.ipc.new_stream(sink, table.schema) as writer):
+        writer.write_table(table)
+        for start in range(batch_rows, len(rows), batch_rows):
+            if on_progress:
+                on_progress(start, len(rows))
+            batch = rows[start : start + batch_rows]
+            writer.write_table(pa.Table.from_pylist(batch, schema=table.schema))
     features = {field.name: {"dtype": _DTYPES.get(field.type, "string"), "_type": "Value"}
                 for field in table.schema}
     info = {"citation": "", "description": "", "features": features, "homepage": "",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from pathlib import Path
 
 from django.db import transaction
@@ -19,7 +20,14 @@ from r1web.audit.models import Action
 from r1web.audit.services import audit_record
 from r1web.runs import rollups
 from r1web.runs.models import (
-    FINISHED, Checkpoint, MetricPoint, Recipe, Run, Stage, StageKind, Status,
+    FINISHED,
+    Checkpoint,
+    MetricPoint,
+    Recipe,
+    Run,
+    Stage,
+    StageKind,
+    Status,
 )
 
 log = logging.getLogger(__name__)
@@ -421,4 +429,4 @@ def _is_number(value) -> bool:
         number = float(value)
     except (TypeError, ValueError):
         return False
-    return number == number and abs(number) != float("inf")
+    return math.isfinite(number)

@@ -80,8 +80,9 @@ def test_create_user_prints_a_login_that_works(db, capsys):
     out = capsys.readouterr().out
     assert "login: dora  password: s3cret-pass" in out
     assert Client().login(username="dora", password="s3cret-pass")
-    from r1web.accounts.roles import role_of
     from django.contrib.auth import get_user_model
+
+    from r1web.accounts.roles import role_of
 
     assert role_of(get_user_model().objects.get(username="dora")) == "curator"
 

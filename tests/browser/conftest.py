@@ -77,4 +77,4 @@ def assert_no_serious_axe_violations(page, context: str | None = None) -> None:
 
 
 # Real worker processes and the demo's tiny base, shared with the integration tests.
-from tests.integration.conftest import queue, start_worker, tiny_base, worker_env  # noqa: E402,F401
+from tests.integration.conftest import queue, start_worker, tiny_base, worker_env  # noqa: F401

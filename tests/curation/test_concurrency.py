@@ -40,7 +40,7 @@ def test_two_curators_claiming_at_once_never_get_the_same_item(
                 curation_accept(
                     item=item, user=user, reasoning=item.reasoning, summary=item.summary
                 )
-        except BaseException as exc:  # surfaced below; a thread must not swallow it
+        except BaseException as exc:  # noqa: BLE001 (surfaced below; a thread must not swallow it
             errors.append(exc)
         finally:
             connections.close_all()

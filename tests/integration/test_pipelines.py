@@ -43,8 +43,8 @@ def _run_recipe(recipe: str, params: dict, worker_env: dict, queue: str) -> dict
         command += ["--config", f"{key}={value}"]
     for key, value in params["sft_config"].items():
         command += ["--sft-config", f"{key}={value}"]
-    done = subprocess.run(command, cwd=ROOT, env=worker_env, capture_output=True, text=True,
-                          timeout=1500)
+    done = subprocess.run(command, check=False, cwd=ROOT, env=worker_env, capture_output=True,
+                          text=True, timeout=1500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -24,7 +24,7 @@ def test_the_demo_run_raises_held_out_pass_at_1_by_15_points(
     done = subprocess.run(
         [sys.executable, "manage.py", "run_recipe", "r1-zero", "--wait", "--json",
          "--queue", queue],
-        cwd=ROOT, env=worker_env, capture_output=True, text=True, timeout=900,
+        check=False, cwd=ROOT, env=worker_env, capture_output=True, text=True, timeout=900,
     )
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr

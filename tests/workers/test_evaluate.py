@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from workers.domain.base import MemorySink
-from workers.stages.evaluate import evaluate, majority_answer, summarise
 from workers.domain.records import build_record
 from workers.domain.synthetic import generate
+from workers.stages.evaluate import evaluate, majority_answer, summarise
 
 
 def test_the_majority_groups_equivalent_math_answers():

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from workers.domain.base import ConfigError, MemorySink, StageCancelled
-from workers.stages.grpo import run_grpo, validate_grpo_config
 from workers.domain.synthetic import generate
+from workers.stages.grpo import run_grpo, validate_grpo_config
 
 TINY_RUN = {
     "max_steps": 3,
@@ -167,7 +167,6 @@ def test_the_demo_config_is_a_valid_recordable_grpo_config():
 
     from workers.domain.demo import DEMO_GRPO_CONFIG
     from workers.stages.grpo import completions_per_step
-
     from workers.stages.trl_config import build_stage_config
 
     fields = validate_grpo_config(DEMO_GRPO_CONFIG)

@@ -219,8 +219,8 @@ def test_the_check_imports_neither_torch_nor_trl_nor_django():
         "sys.exit(', '.join(sorted(bad)) or None)"
     )
     root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
-                            text=True)
+    result = subprocess.run([sys.executable, "-c", code], check=False, cwd=root,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 

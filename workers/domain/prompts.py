@@ -18,6 +18,5 @@ R1_ZERO_TEMPLATE = (
 def render_r1_zero(prompt: str) -> str:
     """The full text a base model continues; a trailing '.' of the question is not doubled."""
     question = prompt.strip()
-    if question.endswith("."):
-        question = question[:-1]
+    question = question.removesuffix(".")
     return R1_ZERO_TEMPLATE.format(prompt=question)

@@ -91,7 +91,7 @@ def accuracy(prompts: Sequence, completions: Sequence, **kwargs: Any) -> list[fl
     ]
 
 
-def format(prompts: Sequence, completions: Sequence, **kwargs: Any) -> list[float]:  # noqa: A001
+def format(prompts: Sequence, completions: Sequence, **kwargs: Any) -> list[float]:
     """1.0 for exactly <think>...</think> <answer>...</answer> (or, for a cold-start
     format, token reasoning token summary), else 0.0."""
     return [float(parsed.format_ok) for parsed in _parsed(completions, kwargs)]

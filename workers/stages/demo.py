@@ -18,7 +18,6 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 from workers.domain.base import MemorySink
 from workers.domain.demo import (

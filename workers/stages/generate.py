@@ -20,10 +20,10 @@ import torch
 
 from workers.domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
 from workers.domain.coldstart import ColdStartFormatError, parse_cold_start
-from workers.stages.evaluate import SEQUENCES_PER_BATCH, generate_completions, load_policy
 from workers.domain.parsing import extract_answer, extract_think
 from workers.domain.prompts import render_r1_zero
 from workers.domain.records import build_record
+from workers.stages.evaluate import SEQUENCES_PER_BATCH, generate_completions, load_policy
 from workers.stages.runtime import torch_threads
 
 Example = dict[str, Any]

@@ -173,8 +173,7 @@ def train_tokenizer(texts: list[str], vocab_size: int):
     It has to be Qwen2's: ``AutoTokenizer`` rebuilds every ``qwen2`` model's tokenizer
     as ``Qwen2Tokenizer`` from vocab and merges, re-imposing that pre-tokenizer.
     """
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers import trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 

@@ -3,7 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
 # The web process used to store its own hardware defaults in every stage's config; a
 # worker now applies its own, and these fields are no longer settable. A token typed
 # into a config before the allow-list existed is scrubbed, never shown again.

@@ -334,7 +334,16 @@ def prompts_dataset(value: DatasetVersion | None) -> DatasetVersion:
 
 
 __all__ = [
-    "Dataset", "DataSpec", "Param", "RecipeSpec", "StageSpec", "queue_choices",
-    "default_base", "parse_dataset_ref", "prompts_dataset", "recipe_launch", "resolve_model",
+    "DataSpec",
+    "Dataset",
+    "Param",
+    "RecipeSpec",
+    "StageSpec",
+    "default_base",
+    "parse_dataset_ref",
+    "prompts_dataset",
+    "queue_choices",
+    "recipe_launch",
+    "resolve_model",
     "resolve_version",
 ]
