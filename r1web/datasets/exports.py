@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from r1web.datasets import jobs
 from r1web.datasets.files import WriteProgress, write_examples
 from r1web.datasets.models import DatasetExport, DatasetVersion
 from r1web.datasets.selectors import version_records
@@ -63,30 +64,15 @@ def dataset_export_queue(*, version: DatasetVersion, fmt: str, created_by=None) 
     job = DatasetExport.objects.create(
         version=version, fmt=fmt, created_by=created_by, rows_total=version.num_examples
     )
-    job_pk = job.pk
-    transaction.on_commit(lambda: _enqueue(job_pk))
+    jobs.queue_after_commit(DatasetExport, EXPORT_TASK, job.pk, settings.R1WEB_IMPORT_QUEUE)
     return job
-
-
-def _enqueue(job_pk: int) -> None:
-    from r1web.celery import app  # sent by name: the web process never imports workers
-
-    try:
-        app.send_task(EXPORT_TASK, args=[job_pk], queue=settings.R1WEB_IMPORT_QUEUE)
-    except Exception as exc:  # broker unreachable: without this the job would wait forever
-        log.exception("export %s: could not queue", job_pk)
-        _fail(job_pk, f"the export could not be queued ({type(exc).__name__}); try again")
 
 
 def dataset_export_run(*, export_pk: int) -> DatasetExport | None:
     """The worker's side: claim a queued export and write its file. Safe to call twice
     (a redelivered task finds the job claimed and does nothing)."""
     dataset_exports_reap_stale()
-    now = timezone.now()
-    claimed = DatasetExport.objects.filter(pk=export_pk, status=Status.QUEUED).update(
-        status=Status.WRITING, started_at=now, heartbeat_at=now
-    )
-    if not claimed:
+    if not jobs.claim(DatasetExport, export_pk, Status.WRITING):
         log.info("export %s not claimable; skipping", export_pk)
         return None
     job = DatasetExport.objects.select_related("version__dataset").get(pk=export_pk)
@@ -115,11 +101,7 @@ def _succeed(job_pk: int, written: Path) -> None:
 
 def _fail(job_pk: int, error: str, **conditions) -> bool:
     statuses = (Status.QUEUED, Status.WRITING)
-    return bool(
-        DatasetExport.objects.filter(pk=job_pk, status__in=statuses, **conditions).update(
-            status=Status.FAILED, error=error[:5000], finished_at=timezone.now()
-        )
-    )
+    return jobs.fail(DatasetExport, job_pk, error, statuses=statuses, **conditions)
 
 
 class JobRows:

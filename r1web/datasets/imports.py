@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
+from r1web.datasets import jobs
 from r1web.datasets.files import arrow_errors, detect_format
 from r1web.datasets.models import DatasetImport, DatasetVersion
 from r1web.datasets.services import DatasetError, dataset_import_file
@@ -74,31 +75,15 @@ def dataset_import_queue(
     target = upload_dir() / f"import-{job.pk}{Path(upload.name).suffix[:20]}"
     job.path = str(upload.keep_as(target))
     job.save(update_fields=["path"])
-    job_pk = job.pk
-    transaction.on_commit(lambda: _enqueue(job_pk))
+    jobs.queue_after_commit(DatasetImport, IMPORT_TASK, job.pk, settings.R1WEB_IMPORT_QUEUE)
     return job
-
-
-def _enqueue(job_pk: int) -> None:
-    # Sent by name: the web process never imports the worker's code.
-    from r1web.celery import app
-
-    try:
-        app.send_task(IMPORT_TASK, args=[job_pk], queue=settings.R1WEB_IMPORT_QUEUE)
-    except Exception as exc:  # broker unreachable: without this the job would wait forever
-        log.exception("import %s: could not queue", job_pk)
-        _fail(job_pk, f"the import could not be queued ({type(exc).__name__}); try again")
 
 
 def dataset_import_run(*, import_pk: int) -> DatasetImport | None:
     """The worker's side: claim a queued import, run it, remove its file. Safe to call
     twice (a redelivered task finds the job claimed and does nothing)."""
     dataset_imports_reap_stale()
-    now = timezone.now()
-    claimed = DatasetImport.objects.filter(pk=import_pk, status=Status.QUEUED).update(
-        status=Status.CHECKING, started_at=now, heartbeat_at=now
-    )
-    if not claimed:
+    if not jobs.claim(DatasetImport, import_pk, Status.CHECKING):
         log.info("import %s not claimable; skipping", import_pk)
         return None
     job = DatasetImport.objects.select_related("created_by").get(pk=import_pk)
@@ -122,12 +107,7 @@ def dataset_import_run(*, import_pk: int) -> DatasetImport | None:
 
 
 def _fail(job_pk: int, error: str, *, statuses=ACTIVE, **conditions) -> bool:
-    """Mark a job failed unless it already ended; True if this call did it."""
-    return bool(
-        DatasetImport.objects.filter(pk=job_pk, status__in=statuses, **conditions).update(
-            status=Status.FAILED, error=error[:5000], finished_at=timezone.now()
-        )
-    )
+    return jobs.fail(DatasetImport, job_pk, error, statuses=statuses, **conditions)
 
 
 def _remove(path: str) -> None:

@@ -149,7 +149,31 @@ class Example(models.Model):
         }
 
 
-class DatasetImport(models.Model):
+class WorkerJob(models.Model):
+    """What a dataset import and an export share: who asked for it, when a worker ran it,
+    how many rows it wrote and how it ended. Subclasses define ``Status`` with at least
+    ``succeeded`` and ``failed``."""
+
+    rows_written = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        abstract = True
+
+    def is_finished(self) -> bool:
+        return self.status in ("succeeded", "failed")
+
+
+class DatasetImport(WorkerJob):
     """A large upload imported by a worker: its stored file, how far it got, how it ended.
 
     The file is checked whole first (``checking``), then its examples are written in one
@@ -174,31 +198,15 @@ class DatasetImport(models.Model):
     bytes_checked = models.PositiveBigIntegerField(default=0)
     rows_checked = models.PositiveIntegerField(default=0)
     rows_total = models.PositiveIntegerField(null=True, blank=True)  # known once checked
-    rows_written = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
     version = models.ForeignKey(
         DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
 
     def __str__(self) -> str:
         return f"import of {self.file_name} as {self.name}"
 
     def get_absolute_url(self) -> str:
         return reverse("datasets:import", args=[self.pk])
-
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
     def progress_percent(self) -> int:
         """Checking is the first half (by bytes read), writing the second (by rows)."""
@@ -221,7 +229,7 @@ class DatasetImport(models.Model):
         return measured(self.rows_checked, None, self.started_at, self.heartbeat_at).rate
 
 
-class DatasetExport(models.Model):
+class DatasetExport(WorkerJob):
     """A version written to a file by a worker, for download: how far it got, how it
     ended. Only versions too large to write within a request (``R1WEB_UPLOAD_TASK_ROWS``)
     are exported this way; the file is kept under ``VAR_DIR/exports`` for a day."""
@@ -237,28 +245,11 @@ class DatasetExport(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     path = models.CharField(max_length=1000, blank=True)  # the finished file
     rows_total = models.PositiveIntegerField(default=0)
-    rows_written = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-
     def __str__(self) -> str:
         return f"{self.fmt} export of {self.version}"
 
     def get_absolute_url(self) -> str:
         return reverse("datasets:export", args=[self.pk])
-
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
     def download_name(self) -> str:
         version = self.version

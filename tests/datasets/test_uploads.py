@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from r1web.datasets.files import iter_examples
 from r1web.datasets.imports import (
-    _enqueue,
     dataset_import_run,
     dataset_imports_reap_stale,
     runs_as_task,
@@ -209,20 +208,18 @@ def test_an_import_runs_once_even_if_its_task_is_delivered_twice(
 
 
 def test_an_import_the_broker_never_took_is_failed_and_its_file_removed(
-    client, bob, uploads, task_threshold, monkeypatch
+    client, bob, uploads, task_threshold, monkeypatch, django_capture_on_commit_callbacks
 ):
     from r1web.celery import app
-
-    client.force_login(bob)
-    post(client, gsm8k_lines(20))
-    job = DatasetImport.objects.get()
 
     def refuse(*args, **kwargs):
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(app, "send_task", refuse)
-    _enqueue(job.pk)
-    job.refresh_from_db()
+    client.force_login(bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, gsm8k_lines(20))
+    job = DatasetImport.objects.get()
     assert job.status == "failed" and "could not be queued" in job.error
     # Its file goes with the next sweep rather than waiting for a worker that never comes.
     os.utime(job.path, (time.time() - 7 * 3600,) * 2)
