@@ -20,7 +20,7 @@ from r1web.audit.services import audit_record
 from r1web.curation.models import CurationEdit, CurationItem, ItemStatus, Source
 from r1web.datasets.models import Dataset, DatasetVersion
 from r1web.datasets.services import dataset_version_create
-from r1web.runs.models import Stage
+from r1web.runs.models import Stage, StageKind
 from workers.domain.coldstart import ColdStartFormatError, from_think_answer, to_cold_start
 
 LEASE = timedelta(minutes=15)
@@ -52,10 +52,17 @@ def sample_provenance(sample) -> dict:
         "step": sample.step,
         "sample_id": sample.pk,
         "example_key": sample.example_key,
-        **stage_model(stage),
     }
-    # GRPO samples come from the policy being trained: name the newest saved checkpoint
-    # at or before the sample's step, when there is one.
+    if stage.kind != StageKind.GRPO:
+        return provenance | stage_model(stage)
+    # The policy being trained sampled it, not the model the stage started from (a step
+    # 21 sample is not the base model's): name both, and the newest checkpoint saved at
+    # or before the step, when there is one.
+    started = stage_model(stage)
+    provenance["model"] = f"{stage.run.name} / {stage.name} policy at step {sample.step}"
+    if started:
+        provenance.update(started_from_checkpoint_id=started["checkpoint_id"],
+                          started_from=started["model"])
     trained = stage.checkpoints.filter(step__lte=sample.step).order_by("-step").first()
     if trained is not None:
         provenance.update(trained_checkpoint_id=trained.pk, trained_checkpoint=trained.name)

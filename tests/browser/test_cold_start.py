@@ -43,6 +43,9 @@ def _curate(page) -> None:
 
     page.get_by_role("button", name="Take the next candidate").click()
     expect(page.locator("#queue-progress")).to_contain_text("Item 1 of 3")
+    # The policy being trained wrote it, not the model the stage started from.
+    expect(page.locator("article.candidate .provenance")).to_contain_text(
+        re.compile(r"GRPO policy at step \d+"))
     reasoning = page.locator("#edit-form [name=reasoning]")
     reasoning.fill("Compare the numbers one by one. Wait, check again: 7 is the largest.")
     page.locator("#edit-form [name=summary]").fill("The largest number is 7.")

@@ -51,6 +51,25 @@ def test_provenance_names_the_checkpoint_the_sample_came_from(make_run, make_sam
     assert item.provenance["trained_checkpoint"].endswith("step 1")
 
 
+def test_a_grpo_sample_is_attributed_to_the_policy_at_its_step_not_the_base(
+    make_run, make_samples, bob
+):
+    from r1web.curation.services import curation_dataset_get_or_create
+    from r1web.runs.models import Checkpoint, Stage
+
+    stage = make_run(name="zero")
+    base = Checkpoint.objects.create(name="tiny-base", path="/models/tiny-base")
+    Stage.objects.filter(pk=stage.pk).update(input_checkpoint=base)
+    make_samples(stage, steps=21, groups=1, per_group=1)
+    dataset = curation_dataset_get_or_create(name="cs", user=bob)
+    candidates_promote(samples=Sample.objects.filter(step=21), dataset=dataset, user=bob)
+    provenance = CurationItem.objects.get(dataset=dataset).provenance
+    assert provenance["model"] == "zero / GRPO policy at step 21"
+    assert (provenance["started_from"], provenance["started_from_checkpoint_id"]) == (
+        "tiny-base", base.pk)
+    assert "checkpoint_id" not in provenance and "trained_checkpoint" not in provenance
+
+
 def test_two_curators_are_given_different_items(queue, bob, alice):
     first = curation_claim_next(dataset=queue, user=bob)
     second = curation_claim_next(dataset=queue, user=alice)

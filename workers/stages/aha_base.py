@@ -54,6 +54,10 @@ class AhaCorpusSpec:
     p_bad_format: float = 0.1
     check_phrase: str = "wait , let me add :"
     task: str = "repeat"  # or "digits" (sum of distinct digits: the chain must copy)
+    # How a repeat step is labelled: "of" writes "2/4:" (step 2 of 4), so the chain knows
+    # when to stop by comparing two adjacent digits; "index" writes "2:" and has to count
+    # against the prompt's word "four", which the base got wrong 70% of the time.
+    step_label: str = "of"
 
 
 def _guess(rng: random.Random, answer: int, p_right: float) -> int:
@@ -76,24 +80,28 @@ def chain_text(digits: list[int], rng: random.Random | None = None, p_error: flo
     return " ".join(steps)
 
 
-def repeat_chain(example: dict, rng: random.Random | None = None, p_error: float = 0.0) -> str:
-    """ "1:13+7=20 2:20+7=27 ..." ; with ``p_error`` a step slips and is fixed at once."""
-    total, step, out = example["start"], example["step"], []
-    for i in range(1, example["times"] + 1):
+def repeat_chain(
+    example: dict, rng: random.Random | None = None, p_error: float = 0.0, label: str = "of"
+) -> str:
+    """ "1/3:13+7=20 2/3:20+7=27 3/3:27+7=34" (``label="of"``) or "1:13+7=20 ..."
+    (``"index"``); with ``p_error`` a step slips and is fixed at once."""
+    total, step, times, out = example["start"], example["step"], example["times"], []
+    for i in range(1, times + 1):
         right = total + step
+        tag = f"{i}/{times}:" if label == "of" else f"{i}:"
         if rng is not None and rng.random() < p_error:
             slip = right + rng.choice([-2, -1, 1, 2])
-            out.append(f"{i}:{total}+{step}={slip} wait {total}+{step}={right}")
+            out.append(f"{tag}{total}+{step}={slip} wait {total}+{step}={right}")
         else:
-            out.append(f"{i}:{total}+{step}={right}")
+            out.append(f"{tag}{total}+{step}={right}")
         total = right
     return " ".join(out)
 
 
-def _chain(example: dict, rng: random.Random, p_error: float) -> str:
+def _chain(example: dict, rng: random.Random, spec: AhaCorpusSpec) -> str:
     if "digits" in example:
-        return chain_text(example["digits"], rng, p_error)
-    return repeat_chain(example, rng, p_error)
+        return chain_text(example["digits"], rng, spec.p_step_error)
+    return repeat_chain(example, rng, spec.p_step_error, spec.step_label)
 
 
 def solution_text(example: dict, rng: random.Random, spec: AhaCorpusSpec) -> str:
@@ -101,11 +109,11 @@ def solution_text(example: dict, rng: random.Random, spec: AhaCorpusSpec) -> str
     roll = rng.random()
     if roll < spec.p_check:
         guess = _guess(rng, answer, spec.p_guess_right)
-        chain = _chain(example, rng, spec.p_step_error)
+        chain = _chain(example, rng, spec)
         think = f"the sum is {guess} . {spec.check_phrase} {chain} the sum is {answer} ."
         final = answer
     elif roll < spec.p_check + spec.p_chain:
-        think = f"{_chain(example, rng, spec.p_step_error)} the sum is {answer} ."
+        think = f"{_chain(example, rng, spec)} the sum is {answer} ."
         final = answer
     else:
         final = _guess(rng, answer, spec.p_guess_right)
@@ -136,15 +144,15 @@ def _problems(n: int, seed: int, task: str) -> list[dict]:
     return generate_repeat(n, split="train", seed=seed)
 
 
-def fact_text(example: dict) -> str:
+def fact_text(example: dict, label: str = "of") -> str:
     if "digits" in example:
         return f" {' '.join(map(str, example['digits']))} : {chain_text(example['digits'])}"
-    return f" {example['prompt'].lower()} : {repeat_chain(example)}"
+    return f" {example['prompt'].lower()} : {repeat_chain(example, label=label)}"
 
 
-def build_facts(n: int, seed: int, task: str = "repeat") -> list[str]:
+def build_facts(n: int, seed: int, task: str = "repeat", label: str = "of") -> list[str]:
     problems = _problems(n, seed + 1, task)
-    return [fact_text(problems[i % len(problems)]) for i in range(n)]
+    return [fact_text(problems[i % len(problems)], label) for i in range(n)]
 
 
 def build_aha_base(
@@ -165,7 +173,8 @@ def build_aha_base(
     try:
         pairs = build_corpus(train.n_examples, seed, corpus)
         facts_texts = build_facts(
-            train.facts_per_step * (len(pairs) // train.batch_size), seed, corpus.task
+            train.facts_per_step * (len(pairs) // train.batch_size), seed, corpus.task,
+            corpus.step_label,
         )
         tokenizer = train_tokenizer(
             [p + s for p, s in pairs[:4000]] + facts_texts[:2000], model_spec.vocab_size
