@@ -9,8 +9,10 @@ import sys
 import time
 
 import pytest
+from django.db.models import Count
 
 from r1web.runs.models import MetricPoint, Run
+from r1web.traces.models import Sample
 from tests.integration.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -42,3 +44,9 @@ def test_the_demo_run_raises_held_out_pass_at_1_by_15_points(
     keys = set(MetricPoint.objects.filter(stage=stage).values_list("key", flat=True))
     assert {"loss", "reward", "reflection_rate", "completions/mean_length"} <= keys
     assert MetricPoint.objects.filter(stage=stage, key="reward").count() == grpo["steps"]
+
+    # Each probe prompt is answered at enough steps to follow it through training in
+    # the evolution view.
+    rounds = (Sample.objects.filter(stage=stage, probe=True).values("example_key")
+              .annotate(steps=Count("step", distinct=True)))
+    assert rounds and min(row["steps"] for row in rounds) >= 10

@@ -9,14 +9,21 @@ digit from the prompt, so its checks were wrong and GRPO dropped them. By constr
 * most solutions guess the sum in one shot: "the sum is G ." (right ``p_guess_right``
   of the time, else off by 1 to 5);
 * ``p_check`` of them guess, then check by steps and fix the guess: "the sum is G .
-  wait , let me add step by step . 3 + 5 = 8 . ... the sum is S ." (S right unless a
-  step slips, ``p_step_error``, in which case a step-level "wait" fixes it);
+  wait , let me add : 1/4:12+7=19 2/4:19+7=26 3/4:26+7=33 4/4:33+7=40 the sum is 40 ."
+  (right unless a step slips, ``p_step_error``, in which case a step-level "wait"
+  fixes it);
 * ``p_chain`` of them add by steps with no guess and no check;
 * ``p_bad_format`` break the tags;
 * alongside, "pretraining knowledge" (``fact_text``): a list of digits followed by its
   step-by-step additions, no template, so the step skill is there to be used.
 
 Nothing here makes RL prefer the check; it can only prefer it because it pays.
+
+Each repeat step is labelled "i/n:" (``step_label="of"``). With the bare index ("i:")
+the base built on seed 1 stopped at the right step count in only 30% of its chains (it
+had to count against the prompt's word "four"), so its checks were right only 22% of the
+time and GRPO dropped them; with "i/n" the stop is a comparison of two adjacent digits,
+and the same seed's checks were right 83% of the time (effective share 0.76 before RL).
 """
 
 from __future__ import annotations
