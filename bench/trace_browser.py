@@ -83,6 +83,7 @@ def _seed(started: float, samples: int) -> None:
     # Secondary indexes are rebuilt once after the COPY: maintaining sixteen of them row by
     # row makes a 10M-row seed take hours instead of minutes.
     indexes = _secondary_indexes()
+    statistics = _index_statistics(indexes)
     with connection.cursor() as cursor:
         for name in indexes:
             cursor.execute(f"DROP INDEX {name}")
@@ -101,6 +102,8 @@ def _seed(started: float, samples: int) -> None:
         cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
         for definition in indexes.values():
             cursor.execute(definition)
+        for statement in statistics:
+            cursor.execute(statement)
         print(f"seed: {len(indexes)} indexes rebuilt ({time.perf_counter() - started:.0f}s)")
     Run.objects.create(name=f"{MARKER} {samples}", recipe="custom", status="succeeded")
 
@@ -116,6 +119,22 @@ def _secondary_indexes() -> dict[str, str]:
             "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
         )
         return dict(cursor.fetchall())
+
+
+def _index_statistics(names) -> list[str]:
+    """The statistics targets the migrations set on index columns (``traces/0007``,
+    ``0008``), as statements to apply again once the indexes are rebuilt."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, a.attnum, a.attstattarget FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.relname = ANY(%s) AND COALESCE(a.attstattarget, -1) > 0",
+            [list(names)],
+        )
+        return [f"ALTER INDEX {name} ALTER COLUMN {column} SET STATISTICS {target}"
+                for name, column, target in cursor.fetchall()]
 
 
 def _drop_old_seed() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.core.exceptions import EmptyResultSet
 from django.db import OperationalError, connection, transaction
 from django.db.models import (
+    BigIntegerField,
     Exists,
     F,
     FloatField,
@@ -23,6 +24,7 @@ from django.db.models import (
     QuerySet,
     Value,
 )
+from django.db.models.functions import Cast
 from django.db.models.lookups import GreaterThan, LessThan
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
@@ -102,12 +104,13 @@ def filter_samples(params: QueryDict, *, bounded: bool = True) -> QuerySet[Sampl
         if bounded:
             samples = _within(samples, "stage_id", filters["stage"])
         else:
-            samples = samples.filter(stage_id=filters["stage"])
+            samples = samples.filter(stage_id=_bigint(filters["stage"]))
         if bounded and "run" in filters:
-            samples = samples.filter(run_id=filters["run"])
+            samples = samples.filter(run_id=_bigint(filters["run"]))
     elif "run" in filters:
         run = filters["run"]
-        samples = _within(samples, "run_id", run) if bounded else samples.filter(run_id=run)
+        samples = (_within(samples, "run_id", run) if bounded
+                   else samples.filter(run_id=_bigint(run)))
     for name, lookup in (("step_min", "step__gte"), ("step_max", "step__lte"),
                          ("reward_min", "reward__gte"), ("reward_max", "reward__lte")):
         if name in filters:
@@ -142,7 +145,15 @@ def _within(samples: QuerySet, field: str, value: int) -> QuerySet:
     lo, hi = ids.order_by("id").first(), ids.order_by("-id").first()
     if lo is None:
         return samples.none()
-    return samples.filter(**{field: value, "id__gte": lo, "id__lte": hi})
+    return samples.filter(**{field: _bigint(value), "id__gte": lo, "id__lte": hi})
+
+
+def _bigint(pk) -> Cast:
+    """A run or stage id as a bigint literal. Django writes ``run_id = 1``, an integer
+    that PostgreSQL compares across types; the text search's trigram indexes lead with
+    the run and stage (``traces/0008``), and btree_gin finds a run inside them only for a
+    bigint, so a rare word is looked up in the run's samples, not in every run's."""
+    return Cast(Value(int(pk)), BigIntegerField())
 
 
 def _of_phase(samples: QuerySet, phase: str, run_id: int | None) -> tuple[QuerySet, int | None]:
