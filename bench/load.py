@@ -15,7 +15,8 @@ Everything runs on this machine, over loopback only:
 3. an ingesting process that claims the stage as a worker does and records through
    ``workers.recording.DatabaseSink`` (samples, metrics, progress, heartbeats) in GRPO
    steps of ``--batch`` samples, as fast as the database takes them: a real stage is
-   slowed by its GPU, this one only by PostgreSQL;
+   slowed by its GPU, this one only by PostgreSQL (``--step-seconds`` paces it like a GPU:
+   128 samples every 0.5 s is 256 samples/s, more than a GRPO run on one GPU makes);
 4. Locust, as a library in this process: ``--users`` signed-in viewers browse the runs
    list, the live run and a finished one (polling their htmx fragments and the chart
    data as the pages do), the live stage, and the trace browser with filters, search and
@@ -68,7 +69,7 @@ def main() -> None:
     if args.prepare:
         load_data.prepare(args.users, args.seed_samples, sessions=not args.login_page)
     elif args.ingest:
-        load_data.ingest(args.ingest, args.batch, args.generations)
+        load_data.ingest(args.ingest, args.batch, args.generations, args.step_seconds)
     else:
         orchestrate(args)
 
@@ -84,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--seed-samples", type=int, default=200_000, help="samples of the finished runs")
     add("--batch", type=int, default=128, help="samples per ingested GRPO step (128)")
     add("--generations", type=int, default=8, help="completions per prompt (8)")
+    add("--step-seconds", type=float, default=0.0,
+        help="seconds per ingested step, as a GPU would pace it (default 0: as fast as "
+             "the database takes them)")
     add(
         "--login-page",
         action="store_true",
@@ -129,6 +133,8 @@ def orchestrate(args) -> None:
             str(args.batch),
             "--generations",
             str(args.generations),
+            "--step-seconds",
+            str(args.step_seconds),
         ]
         ingester = subprocess.Popen(ingest, stdout=(logs / "ingest.log").open("w"), cwd=ROOT)
         time.sleep(3)  # the stage is claimed and writing before the first viewer arrives

@@ -216,8 +216,10 @@ def _queued_stage():
 _stopping = False
 
 
-def ingest(stage_pk: int, batch: int, generations: int) -> None:
-    """Claim the stage and record GRPO steps through the worker's sink until SIGTERM.
+def ingest(stage_pk: int, batch: int, generations: int, step_seconds: float = 0.0) -> None:
+    """Claim the stage and record GRPO steps through the worker's sink until SIGTERM, one
+    every ``step_seconds`` (the time a GPU takes for a step) or, with 0, as fast as the
+    database takes them.
 
     Prints ``<unix time> <samples handed to the sink>`` after every step, then a JSON
     summary once the sink has stored the last batch and the stage has succeeded.
@@ -237,6 +239,7 @@ def ingest(stage_pk: int, batch: int, generations: int) -> None:
     with Heartbeat(stage.pk), DatabaseSink(stage) as sink:
         while not _stopping:
             step += 1
+            due = started + (step - 1) * step_seconds
             sink.samples(_step_records(pool, step, batch, generations, rng))
             sink.metrics(step, metric_values(rng, step, TOTAL_STEPS))
             sink.progress(step, TOTAL_STEPS)
@@ -246,6 +249,8 @@ def ingest(stage_pk: int, batch: int, generations: int) -> None:
             while sink._writes.qsize() > 1 and not _stopping:
                 time.sleep(0.001)
             print(f"{time.time():.3f} {step * batch}", flush=True)
+            if step_seconds:
+                time.sleep(max(0.0, due + step_seconds - time.time()))
     elapsed = time.time() - started
     stored = stage.samples.count()
     stage_succeed(stage_pk=stage.pk)
