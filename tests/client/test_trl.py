@@ -35,31 +35,18 @@ def example():
     return module
 
 
+def example_args(url: str, token: str, model, out: Path) -> list[str]:
+    """The example script's command line for a tiny run; logging_steps > 1, and still
+    every completion must arrive."""
+    return ["--url", url, "--token", token, "--model", str(model), "--output-dir", str(out),
+            "--max-steps", str(STEPS), "--batch-size", str(BATCH),
+            "--num-generations", str(GENERATIONS), "--max-completion-length", "8",
+            "--logging-steps", "2"]
+
+
 def build(server, token, model, out: Path, *extra: str):
     module = example()
-    args = module.parse_args(
-        [
-            "--url",
-            server.url,
-            "--token",
-            token,
-            "--model",
-            model,
-            "--output-dir",
-            str(out),
-            "--max-steps",
-            str(STEPS),
-            "--batch-size",
-            str(BATCH),
-            "--num-generations",
-            str(GENERATIONS),
-            "--max-completion-length",
-            "8",
-            "--logging-steps",
-            "2",
-            *extra,  # logging_steps > 1: completions still all arrive
-        ]
-    )
+    args = module.parse_args([*example_args(server.url, token, model, out), *extra])
     return module.build_trainer(args)
 
 
@@ -163,24 +150,7 @@ def test_under_two_processes_only_the_main_one_sends_and_nothing_is_doubled(
         "--dynamo_backend",
         "no",
         str(ROOT / "examples" / "trl_grpo.py"),
-        "--url",
-        r1web_server.url,
-        "--token",
-        operator_token,
-        "--model",
-        micro_base,
-        "--output-dir",
-        str(tmp_path),
-        "--max-steps",
-        str(STEPS),
-        "--batch-size",
-        str(BATCH),
-        "--num-generations",
-        str(GENERATIONS),
-        "--max-completion-length",
-        "8",
-        "--logging-steps",
-        "2",
+        *example_args(r1web_server.url, operator_token, micro_base, tmp_path),
     ]
     done = subprocess.run(
         command,
