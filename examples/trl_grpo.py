@@ -8,7 +8,7 @@ Nothing here is r1web's but the three marked lines: the rest is what any TRL use
 writes (a dataset, two reward functions, GRPOConfig, GRPOTrainer). The model defaults to
 the one ``manage.py tiny_base`` built (``R1WEB_TINY_BASE``, else
 ``R1WEB_VAR_DIR/models/tiny-base``, else ``var/models/tiny-base``); the task is the one
-it was trained on: the largest or smallest of a few digits.
+it was trained on: repeated addition ("Add 7 to 12 four times").
 """
 
 from __future__ import annotations
@@ -45,14 +45,17 @@ def default_model() -> str:
     return str(var / "models" / "tiny-base")
 
 
+TIMES = {3: "three", 4: "four", 5: "five"}
+
+
 def problems(n: int, seed: int = 0) -> Dataset:
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
-        digits = rng.sample(range(10), rng.randint(3, 5))
-        task, solve = rng.choice([("largest", max), ("smallest", min)])
-        question = f"Find the {task} of {' '.join(map(str, digits))}"
-        rows.append({"prompt": TEMPLATE.format(question=question), "answer": str(solve(digits))})
+        start, step, times = rng.randint(1, 40), rng.randint(2, 9), rng.choice(list(TIMES))
+        question = f"Add {step} to {start} {TIMES[times]} times"
+        rows.append({"prompt": TEMPLATE.format(question=question),
+                     "answer": str(start + step * times)})
     return Dataset.from_list(rows)
 
 

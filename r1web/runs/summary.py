@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -13,6 +14,7 @@ from django.utils import timezone
 from r1web.runs import compare, rollups
 from r1web.runs.models import MetricPoint, MetricRollup, Run, Stage, StageKind
 from r1web.runs.selectors import LOGGED_KEYS, eval_columns, run_aha, training_stage_ids
+from r1web.traces.forms import TRAINING
 
 # The training series the summary tells the run's story with: (series, label, printed as).
 STORY = (
@@ -22,6 +24,7 @@ STORY = (
     ("reflection_rate", "reflection rate", "reflection_rate"),
 )
 STORY_WINDOW = 20  # at most this many logged steps are averaged at each end
+AHA_WINDOW = 10  # steps either side of the aha step that "around it" shows
 
 
 def story_window(points: int) -> int:
@@ -76,6 +79,23 @@ def run_summary(run: Run, stages: Sequence[Stage]) -> dict:
         "duration": run_duration(run),
         "aha": aha,
         "aha_examples": examples,
+        "aha_around": aha_around(run, aha),
+    }
+
+
+def aha_around(run: Run, aha) -> dict[str, str]:
+    """Trace-browser queries for the training samples around the aha step, with and
+    without reflection, oldest first: what changed, in the model's own words."""
+    if aha is None:
+        return {}
+    window = {
+        "run": run.pk, "samples": TRAINING, "sort": "step",
+        "step_min": max(0, aha.step - AHA_WINDOW), "step_max": aha.step + AHA_WINDOW,
+    }
+    return {
+        "reflective": urlencode({**window, "reflection": "yes"}),
+        "plain": urlencode({**window, "reflection": "no"}),
+        "steps": f"{window['step_min']}–{window['step_max']}",
     }
 
 

@@ -20,6 +20,7 @@ from transformers import TrainerCallback
 
 from r1web.ingest.logfiles import expand, read_rollouts
 from r1web.runs.models import MetricPoint, Run
+from r1web.safe_text import db_text
 from r1web.traces.models import Sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +92,8 @@ def test_the_example_stores_every_completion_once_and_trls_metrics(
             run=run,
             step=row["step"],
             prompt=row["prompt"],
-            completion=row["completion"],
+            # An untrained model can emit any byte; PostgreSQL keeps NUL as U+FFFD.
+            completion=db_text(row["completion"]),
             advantage=row["advantage"],
         )
         assert sample.rewards == row["rewards"]

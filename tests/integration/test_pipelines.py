@@ -25,8 +25,10 @@ from workers.domain.coldstart import parse_cold_start, readability_issues
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
+# rs_prompts: the mix needs 75 kept samples for its 100 examples, at most 2 a prompt
+# (keep_per_prompt), and after 3 steps of RL many prompts get no right answer at all.
 TINY = {
-    "max_steps": 3, "eval_k": 2, "eval_limit": 6, "rs_prompts": 24, "samples_per_prompt": 4,
+    "max_steps": 3, "eval_k": 2, "eval_limit": 6, "rs_prompts": 96, "samples_per_prompt": 4,
     "grpo_config": {"per_device_train_batch_size": 8, "num_generations": 4},
     "sft_config": {"max_steps": 40, "eval_steps": 40},
     "reward_config": {"max_steps": 4},

@@ -1,5 +1,6 @@
 """The acceptance path of a user's first hour: `run_recipe r1-zero --wait --json` with the
-demo defaults, executed by a real Celery worker process, learns."""
+demo defaults, executed by a real Celery worker process, learns, and shows the four
+curves of the R1-Zero report in miniature."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from django.db.models import Count
 from r1web.runs.models import MetricPoint, Run
 from r1web.traces.models import Sample
 from tests.integration.conftest import ROOT
+from workers.domain.aha_tasks import check_outcome
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_demo_run_raises_held_out_pass_at_1_by_15_points(
+def test_the_demo_run_raises_accuracy_length_and_effective_reflection_together(
     tiny_base, start_worker, worker_env, queue
 ):
     start_worker()
@@ -35,6 +37,9 @@ def test_the_demo_run_raises_held_out_pass_at_1_by_15_points(
 
     before, after = report["eval"]["before"], report["eval"]["after"]
     assert after["pass@1"] - before["pass@1"] >= 0.15
+    assert after["maj@k"] > after["pass@1"]
+    assert after["mean_length"] > before["mean_length"]
+    assert after["reflection_rate"] > before["reflection_rate"]
     grpo = next(stage for stage in report["stages"] if stage["kind"] == "grpo")
     assert grpo["samples"] == grpo["steps"] * grpo["completions_per_step"] > 0
 
@@ -50,3 +55,11 @@ def test_the_demo_run_raises_held_out_pass_at_1_by_15_points(
     rounds = (Sample.objects.filter(stage=stage, probe=True).values("example_key")
               .annotate(steps=Count("step", distinct=True)))
     assert rounds and min(row["steps"] for row in rounds) >= 10
+
+    # The trained model's checks are real: most of them turn a wrong guess into a right
+    # answer, not a keyword before an answer that was already right.
+    trained = run.stages.get(key="eval-grpo")
+    reflective = Sample.objects.filter(stage=trained, reflection_count__gt=0)
+    outcomes = [check_outcome(s.completion, s.reference) for s in reflective]
+    assert len(outcomes) > 0.5 * trained.samples.count()
+    assert outcomes.count("effective") > 0.5 * len(outcomes)

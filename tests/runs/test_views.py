@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 
 import pytest
@@ -203,6 +204,32 @@ def test_the_run_page_names_the_aha_step_with_examples(viewer, make_run, make_sa
     page = viewer.get(reverse("runs:detail", args=[stage.run_id])).content.decode()
     assert "From step <strong>1</strong>" in page
     assert reverse("traces:sample", args=[Sample.objects.filter(stage=stage, step=1).first().pk]) in page
+
+
+def test_the_aha_step_links_to_the_training_samples_around_it_with_and_without_reflection(
+    viewer, make_run, make_samples
+):
+    stage = make_run()
+    base = Stage.objects.create(run=stage.run, position=1, name="evaluate base", kind=StageKind.EVAL,
+                                params={"label": "before"})
+    make_samples(base, steps=1, groups=10, per_group=4, reflection_phrases=[])
+    make_samples(stage, steps=15, groups=1, per_group=4)  # a quarter reflect, from step 1
+    page = viewer.get(reverse("runs:detail", args=[stage.run_id])).content.decode()
+    aha = int(page.split("From step <strong>", 1)[1].split("<", 1)[0])
+    around = page[page.index('id="aha-around"'):]
+    assert f"steps {max(0, aha - 10)}–{aha + 10}" in around
+
+    def listed(label: str) -> set[int]:
+        href = around.split(f'">{label}</a>')[0].rsplit('href="', 1)[1]
+        listing = viewer.get(html.unescape(href)).content.decode()
+        return {sample.pk for sample in Sample.objects.all()
+                if reverse("traces:sample", args=[sample.pk]) in listing}
+
+    window = Sample.objects.filter(stage=stage, step__lte=aha + 10)
+    assert listed("samples that reflect") == set(
+        window.filter(reflection_count__gt=0).values_list("pk", flat=True))
+    assert listed("samples that do not") == set(
+        window.filter(reflection_count=0).values_list("pk", flat=True))
 
 
 def test_stage_polling_stops_when_the_stage_finished(viewer, make_run):

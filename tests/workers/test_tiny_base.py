@@ -33,10 +33,10 @@ def test_its_tokenizer_keeps_digits_apart_and_compresses_the_template(micro_base
     digits = tokenizer("1234", add_special_tokens=False)["input_ids"]
     assert [tokenizer.decode([i]) for i in digits] == ["1", "2", "3", "4"]
     template_words = len(R1_ZERO_TEMPLATE.split())
-    prompt_ids = tokenizer(render_r1_zero("Find the largest of 3 1 2"))["input_ids"]
+    prompt_ids = tokenizer(render_r1_zero("Add 7 to 12 four times"))["input_ids"]
     # About a token per word, not one per character: the prompt fits short contexts.
     assert len(prompt_ids) < 1.6 * template_words
-    assert tokenizer.decode(prompt_ids) == render_r1_zero("Find the largest of 3 1 2")
+    assert tokenizer.decode(prompt_ids) == render_r1_zero("Add 7 to 12 four times")
 
 
 # --- sizes and progress ---------------------------------------------------------------
@@ -91,3 +91,28 @@ def test_the_command_offers_exactly_the_sizes_the_builder_knows(settings):
     assert command_sizes == tuple(SIZES)
     assert default_out("small") == settings.MODELS_DIR / "tiny-base-small"
     assert default_out("default") == Path(settings.TINY_BASE_DIR)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("summary", [None, {"size": "default"}, {"task": "repeated-addition"}])
+def test_a_base_built_for_an_older_demo_task_is_kept_but_named_as_such(tmp_path, summary):
+    """A base from before the demo's task changed would leave the demo run learning
+    nothing, with no word why; it is not rebuilt unasked (--force does)."""
+    import io
+
+    from django.core.management import call_command
+
+    (tmp_path / "config.json").write_text("{}")
+    if summary is not None:
+        (tmp_path / "tiny_base.json").write_text(json.dumps(summary))
+    out, err = io.StringIO(), io.StringIO()
+    call_command("tiny_base", out=str(tmp_path), stdout=out, stderr=err)
+    assert "already at" in out.getvalue()
+    assert (tmp_path / "config.json").read_text() == "{}"
+    warned = "not built for the demo's task (repeated-addition)" in err.getvalue()
+    assert warned == (summary != {"task": "repeated-addition"})
+
+
+def test_a_built_base_records_the_task_it_was_built_for(micro_base):
+    summary = json.loads((Path(micro_base) / "tiny_base.json").read_text())
+    assert summary["task"] == "repeated-addition"

@@ -1,15 +1,18 @@
-"""Experimental "aha" task: the sum of several one-digit numbers (torch-free).
+"""The demo task, repeated addition ("Add 7 to 12 four times"), and the judge of a check.
 
-A tiny model guesses a sum of 4 to 7 digits in one shot poorly, but adds them well one
-step at a time ("3 + 5 = 8 . 8 + 7 = 15 ."). A check that redoes a guessed sum by
-steps therefore pays: it finds the wrong guess and the revision fixes it.
+A tiny model guesses start + step * times in one shot poorly, but adds by steps well
+("1/4:12+7=19 2/4:19+7=26 ..."): each step copies only the total it just wrote and one
+number of the prompt. A check that redoes a guessed sum by steps therefore pays: it
+finds the wrong guess and the revision fixes it. (A first design, the sum of four to
+seven distinct digits, failed: in a three-minute build the model never learned to copy
+the next digit from the prompt, so its checks were wrong and GRPO dropped them.)
 
 ``check_outcome`` decides from one completion whether a reflection phrase followed a
 wrong intermediate result (a guessed sum or a step) and the final answer was then right:
 an *effective* check, as opposed to a keyword.
 
 The split of a problem is a stable hash of the problem (as in ``synthetic``), so no test
-problem is ever a train problem, whatever the seed.
+problem is ever a train problem, whatever the seed. Torch-free.
 """
 
 from __future__ import annotations
@@ -25,48 +28,13 @@ from workers.domain.reflection import REFLECTION_PATTERN
 Example = dict[str, Any]
 
 TASK = "sum"  # not a math task: exact-match accuracy, no math_verify cost
-PROMPT = "Find the sum of {numbers}"
+# What a tiny base built for this task records in its tiny_base.json ("task"): a base
+# built before it (the largest or smallest of a list) cannot do the demo.
+BASE_TASK = "repeated-addition"
 TEST_SHARE_PERCENT = 20
-DEFAULT_LENGTHS = (4, 5, 6, 7)
 
 _STEP = re.compile(r"(\d+)\s*\+\s*(\d+)\s*=\s*(\d+)")
 _GUESS = re.compile(r"the sum is\s*(\d+)")
-
-
-def split_of(digits: tuple[int, ...]) -> str:
-    token = f"sum:{'-'.join(map(str, digits))}".encode()
-    bucket = int.from_bytes(hashlib.sha256(token).digest()[:4], "big") % 100
-    return "test" if bucket < TEST_SHARE_PERCENT else "train"
-
-
-def make_example(digits: tuple[int, ...]) -> Example:
-    return {
-        "key": f"aha:sum:{'-'.join(map(str, digits))}",
-        "prompt": PROMPT.format(numbers=" ".join(map(str, digits))),
-        "answer": str(sum(digits)),
-        "task": TASK,
-        "split": split_of(digits),
-        "digits": list(digits),
-    }
-
-
-def generate(
-    n: int, *, split: str, seed: int = 0, lengths: tuple[int, ...] = DEFAULT_LENGTHS
-) -> list[Example]:
-    """``n`` distinct problems of ``split``: distinct digits 1..9, so the step-by-step
-    chain can find "the digit after the last one added" unambiguously in the prompt."""
-    rng = random.Random(f"aha:{seed}:{split}")
-    examples: dict[str, Example] = {}
-    attempts = 0
-    while len(examples) < n:
-        attempts += 1
-        if attempts > 50 * n + 1000:
-            raise ValueError(f"cannot draw {n} distinct {split} problems")
-        digits = tuple(rng.sample(range(1, 10), rng.choice(lengths)))
-        example = make_example(digits)
-        if example["split"] == split:
-            examples.setdefault(example["key"], example)
-    return list(examples.values())
 
 
 def _wrong_claims(text: str, answer: int) -> int:
@@ -89,9 +57,6 @@ def check_outcome(completion: str, answer: str) -> str:
     return "effective" if right and _wrong_claims(before, int(answer)) else "shallow"
 
 
-# Second design: repeated addition. The chain copies only the previous total (just
-# written) and one fixed number of the prompt, so a tiny model learns it quickly; the
-# one-shot answer needs start + step * times at once.
 TIMES = {3: "three", 4: "four", 5: "five"}
 REPEAT_PROMPT = "Add {step} to {start} {times} times"
 

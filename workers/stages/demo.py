@@ -1,15 +1,14 @@
 """The R1-Zero demo: tiny base -> held-out eval -> GRPO -> held-out eval, on CPU.
 
 ``DEMO_GRPO_CONFIG`` and ``DEMO_EVAL`` are the defaults the web app offers for the demo
-run; they are sized so eval + GRPO + eval fits in about six minutes on two CPU cores.
+run; they are sized so eval + GRPO + eval fits in about six minutes on two CPU cores
+through a worker.
 
-    python -m workers.stages.demo --base-dir var/tiny-base --work-dir /tmp/r1-demo
+    python -m workers.stages.demo --base-dir var/models/tiny-base --work-dir /tmp/r1-demo
 
-Measured on the 2-core dev box (fresh base each time, build included in "real"):
-seed 0: pass@1 0.295 -> 0.525 (+23.0), maj@8 0.53 -> 0.54, eval+GRPO+eval 92 s,
-base build 131 s; seed 1: pass@1 0.144 -> 0.411 (+26.8), 99 s, build 135 s. Format rate
-rises to ~1.0; reflection rate (0.2 -> 0.0) and mean length (25 -> 21 tokens) fall.
-Timings stretch 2-3x when other jobs share the two cores.
+One seed, plain stage code, no database. ``bench/aha.py`` runs the same across seeds and
+adds what the demo is for: the share of effective checks among reflective samples and
+the shape of the accuracy, length and reflection curves over GRPO steps.
 """
 
 from __future__ import annotations

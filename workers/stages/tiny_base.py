@@ -1,34 +1,37 @@
-"""A tiny "base model" for demos and tests, built locally in about two minutes on CPU.
+"""A tiny "base model" for demos and tests, built locally in about two and a half minutes on CPU.
 
 R1-Zero starts from a pretrained base model. Downloading one is not possible here, so
 ``build_tiny_base`` trains a Qwen2-architecture causal LM of about a million parameters,
-with its own byte-level BPE tokenizer, on a synthetic corpus of R1-Zero prompts
-(``prompts.R1_ZERO_TEMPLATE``) over the ``synthetic`` tasks, followed by solutions.
-``size="small"`` (``SIZES``) builds the distillation student: about 130k parameters on
-half the corpus, same tokenizer and tasks. Measured (seed 0, 2 threads, 100 test problems,
-k=8): it learns the template (format rate 0.78) but answers worse (pass@1 0.09 against
-the default's 0.30), in roughly a fifth of the default's build time.
+with its own byte-level BPE tokenizer, on a corpus of R1-Zero prompts
+(``prompts.R1_ZERO_TEMPLATE``) over the demo task, repeated addition ("Add 7 to 12 four
+times", ``workers.domain.aha_tasks``), followed by solutions. ``size="small"`` (``SIZES``)
+builds the distillation student: a quarter of the parameters on half the corpus, same
+tokenizer and task.
 
-Honesty note: the corpus is *constructed* so that RL has something to find, in the way
-real base models happen to have it (oat-zero observed shallow self-reflection in base
-models before any RL). By construction:
+Honesty note: the corpus is *constructed* so that RL has something to find, the way real
+base models happen to have it (oat-zero found self-reflection in base models before any
+RL). By construction (``CorpusSpec``):
 
-* a direct solution names the right answer only ``p_direct_correct`` of the time, and a
-  plausible distractor (another number of the list) otherwise;
-* ``p_reflect`` of the solutions contain a shallow self-check ("wait, let me check
-  again ...") after a first guess, and these end with the right answer more often
-  (``p_reflect_correct``), at the cost of more tokens;
-* ``p_bad_format`` of the solutions break the ``<think>``/``<answer>`` format;
-* alongside, short correct statements of the skill without the template ("pretraining
-  knowledge", ``fact_text``) teach the model to find the largest/smallest number, so
-  what it lacks under the template is the habit of answering right, not the ability.
+* most solutions guess the sum in one shot, "the sum is G ." (right ``p_guess_right`` of
+  the time, else off by 1 to 5);
+* ``p_check`` of them guess, then check by steps and fix the guess: "the sum is G . wait
+  , let me add : 1/4:12+7=19 2/4:19+7=26 3/4:26+7=33 4/4:33+7=40 the sum is 40 .";
+* ``p_bad_format`` of them break the ``<think>``/``<answer>`` format;
+* alongside, "pretraining knowledge" (``fact_text``): a problem followed by its
+  step-by-step additions, no template, so the skill of adding by steps is there to use.
 
-GRPO with the rule rewards can therefore raise held-out accuracy and format compliance
-within minutes. Measured on the demo (see ``demo.py``), the reflection rate and the
-response length then *fall*: once direct answers are right, the longer self-checking
-ones earn nothing extra, as oat-zero reported for shallow reflection. Nothing here
-emerges from nothing; the point is to exercise and inspect the pipeline with the real
-TRL machinery end to end.
+Nothing here makes RL prefer the check. A one-shot guess of start + step * times is right
+about a quarter of the time; the chain of small additions is right most of the time, so
+a check that finds a wrong guess and fixes it *pays*, and GRPO can only prefer it for
+that. Measured across seeds in ``bench/aha.py``: accuracy, length and the reflection
+rate rise together, and most of the trained model's checks change a wrong guess into a
+right answer (``aha_tasks.check_outcome``).
+
+Each step is labelled "i/n:". With the bare index ("i:") the base built on seed 1 stopped
+at the right step count in only 30% of its chains (it had to count against the prompt's
+word "four"), so its checks were right only 22% of the time and GRPO dropped them, as
+oat-zero reports for checks that do not pay; with "i/n:" the stop is a comparison of two
+adjacent digits, and the same seed's checks were right 83% of the time.
 """
 
 from __future__ import annotations
@@ -41,9 +44,9 @@ from pathlib import Path
 
 import torch
 
+from workers.domain.aha_tasks import BASE_TASK, Example, generate_repeat
 from workers.domain.base import StageCancelled, StageSink
 from workers.domain.prompts import R1_ZERO_TEMPLATE, render_r1_zero
-from workers.domain.synthetic import Example, generate
 
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
@@ -51,11 +54,11 @@ PAD = "<|pad|>"
 
 @dataclass(frozen=True)
 class CorpusSpec:
-    p_reflect: float = 0.25
-    p_direct_correct: float = 0.35
-    p_first_guess_correct: float = 0.3
-    p_reflect_correct: float = 0.9
-    p_bad_format: float = 0.15
+    p_check: float = 0.2
+    p_guess_right: float = 0.25
+    p_bad_format: float = 0.1
+    p_step_error: float = 0.0
+    check_phrase: str = "wait , let me add :"
 
 
 @dataclass(frozen=True)
@@ -72,14 +75,14 @@ class ModelSpec:
 class TrainSpec:
     n_examples: int = 16000
     batch_size: int = 32
-    facts_per_step: int = 128
+    facts_per_step: int = 64
     learning_rate: float = 3e-3
     warmup_steps: int = 30
     threads: int = 2
 
 
 # Named sizes. "small" is the distillation student: a quarter of the parameters, half
-# the corpus, the same tokenizer and tasks; it learns the template but answers worse.
+# the corpus, the same tokenizer and task; it learns the template but answers worse.
 SIZES: dict[str, tuple[ModelSpec, TrainSpec]] = {
     "default": (ModelSpec(), TrainSpec()),
     "small": (
@@ -97,34 +100,40 @@ def size_specs(size: str) -> tuple[ModelSpec, TrainSpec]:
         raise ValueError(f"unknown tiny base size {size!r} (known: {', '.join(SIZES)})") from None
 
 
-def _distractor(rng: random.Random, digits: list[int], answer: int) -> int:
-    return rng.choice([d for d in digits if d != answer])
+def _guess(rng: random.Random, answer: int, p_right: float) -> int:
+    if rng.random() < p_right:
+        return answer
+    return max(1, answer + rng.choice([-5, -4, -3, -2, -1, 1, 2, 3, 4, 5]))
 
 
-def _guess(rng: random.Random, digits: list[int], answer: int, p_correct: float) -> int:
-    return answer if rng.random() < p_correct else _distractor(rng, digits, answer)
-
-
-def _comparison(task: str, answer: int, guess: int) -> str:
-    word = "bigger" if task == "largest" else "smaller"
-    return f"{answer} is {word} than {guess} ."
+def repeat_chain(example: Example, rng: random.Random | None = None, p_error: float = 0.0) -> str:
+    """ "1/3:13+7=20 2/3:20+7=27 3/3:27+7=34": step i of n, each from the last total.
+    With ``p_error`` a step slips and is fixed at once ("wait", Physics of LMs' retry
+    data). The default corpus has none but still draws the roll per step, which keeps
+    it, and every base built from it, the one ``bench/aha.py`` measured."""
+    total, step, times, out = example["start"], example["step"], example["times"], []
+    for i in range(1, times + 1):
+        right = total + step
+        if rng is not None and rng.random() < p_error:
+            slip = right + rng.choice([-2, -1, 1, 2])
+            out.append(f"{i}/{times}:{total}+{step}={slip} wait {total}+{step}={right}")
+        else:
+            out.append(f"{i}/{times}:{total}+{step}={right}")
+        total = right
+    return " ".join(out)
 
 
 def solution_text(example: Example, rng: random.Random, spec: CorpusSpec) -> str:
     """One sampled solution for ``example`` (see the module docstring for the mix)."""
-    digits = [int(d) for d in example["prompt"].split()[-5:] if d.isdigit()]
-    answer, task = int(example["answer"]), example["task"]
-    if rng.random() < spec.p_reflect:
-        first = _guess(rng, digits, answer, spec.p_first_guess_correct)
-        final = _guess(rng, digits, answer, spec.p_reflect_correct)
-        check = _comparison(task, final, first) if final != first else f"{final} is right ."
-        think = (
-            f"the {task} is {first} . wait , let me check again . {check} "
-            f"the {task} is {final} ."
-        )
+    answer = int(example["answer"])
+    if rng.random() < spec.p_check:
+        guess = _guess(rng, answer, spec.p_guess_right)
+        chain = repeat_chain(example, rng, spec.p_step_error)
+        think = f"the sum is {guess} . {spec.check_phrase} {chain} the sum is {answer} ."
+        final = answer
     else:
-        final = _guess(rng, digits, answer, spec.p_direct_correct)
-        think = f"the {task} is {final} ."
+        final = _guess(rng, answer, spec.p_guess_right)
+        think = f"the sum is {final} ."
     return _format(think, final, rng, spec)
 
 
@@ -139,7 +148,7 @@ def _format(think: str, final: int, rng: random.Random, spec: CorpusSpec) -> str
 def build_corpus(n: int, seed: int, spec: CorpusSpec) -> list[tuple[str, str]]:
     """``n`` (rendered prompt, solution) pairs over train-split problems only."""
     rng = random.Random(seed)
-    problems = generate(min(n, 20000), split="train", seed=seed)
+    problems = generate_repeat(n, split="train", seed=seed)
     pairs = []
     for i in range(n):
         example = problems[i % len(problems)]
@@ -148,15 +157,13 @@ def build_corpus(n: int, seed: int, spec: CorpusSpec) -> list[tuple[str, str]]:
 
 
 def fact_text(example: Example) -> str:
-    """A correct worked answer without the template: the model's "pretraining
-    knowledge" of the skill. It mirrors the tail of a templated prompt, so what the model
-    learns here transfers to answering under the template."""
-    task, answer = example["task"], example["answer"]
-    return f" User: {example['prompt']}. Assistant: <think> the {task} is {answer} ."
+    """The skill without the template, the model's "pretraining knowledge": a problem
+    and its additions step by step, all correct."""
+    return f" {example['prompt'].lower()} : {repeat_chain(example)}"
 
 
 def build_facts(n: int, seed: int) -> list[str]:
-    problems = generate(min(n, 20000), split="train", seed=seed + 1)
+    problems = generate_repeat(n, split="train", seed=seed + 1)
     return [fact_text(problems[i % len(problems)]) for i in range(n)]
 
 
@@ -363,11 +370,13 @@ def build_tiny_base(
     torch.set_num_threads(train.threads)
     try:
         pairs = build_corpus(train.n_examples, seed, corpus)
-        tokenizer = train_tokenizer([p + s for p, s in pairs[:4000]], model_spec.vocab_size)
+        texts = build_facts(train.facts_per_step * (len(pairs) // train.batch_size), seed)
+        tokenizer = train_tokenizer(
+            [p + s for p, s in pairs[:4000]] + texts[:2000], model_spec.vocab_size
+        )
         prefix = template_prefix_ids(tokenizer)
         rows = _encode(tokenizer, pairs, prefix)
         model = _make_model(tokenizer, model_spec)
-        texts = build_facts(train.facts_per_step * (len(rows) // train.batch_size), seed)
         n = train.facts_per_step
         facts = [_fact_batch(tokenizer, texts[i : i + n]) for i in range(0, len(texts), n)]
         final_loss = _train(model, rows, prefix, facts, tokenizer.pad_token_id, train, sink)
@@ -377,6 +386,7 @@ def build_tiny_base(
     summary = {
         "seed": seed,
         "size": size,
+        "task": BASE_TASK,
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),
         "mean_tokens": len(prefix) + sum(len(r) for r, _ in rows) / len(rows),

@@ -88,7 +88,7 @@ def rejection_sampling(key: str, name: str, model: Model, prompts, values: dict,
         "prompt_limit": values.get("rs_prompts") or 400,
         "completion_format": completion_format,
         "special_token": special_token or "|special_token|",
-        "max_new_tokens": 64,
+        "max_new_tokens": DEMO_EVAL["max_new_tokens"],  # room for a check, as in eval
         "temperature": 1.0,
     }
     if values.get("pass_rate_min") is not None or values.get("pass_rate_max") is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from r1web.runs.models import Checkpoint
+from workers.domain.aha_tasks import BASE_TASK
 from workers.domain.progress import TerminalProgress, TerminalSink, duration, terminal
 
 # The sizes of workers.stages.tiny_base.SIZES, named here so --help works without torch.
@@ -24,7 +26,7 @@ def default_out(size: str) -> Path:
 
 
 class Command(BaseCommand):
-    help = "Train the tiny Qwen2-architecture base model on the synthetic task corpus."
+    help = "Train the tiny Qwen2-architecture base model on the demo task's corpus (repeated addition)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--size", choices=SIZES, default="default",
@@ -40,6 +42,7 @@ class Command(BaseCommand):
         out_dir = Path(out or default_out(size)).resolve()
         if (out_dir / "config.json").is_file() and not force:
             self.stdout.write(f"tiny base already at {out_dir} (use --force to rebuild)")
+            self._warn_if_built_for_another_task(out_dir)
         else:
             started = time.perf_counter()
             self.stdout.write(f"building the {size} tiny base (corpus, tokenizer, then "
@@ -53,3 +56,16 @@ class Command(BaseCommand):
             self.stdout.write(f"built the {size} tiny base at {out_dir} in {duration(elapsed)}")
         name = "tiny-base" if size == "default" else f"tiny-base-{size}"
         Checkpoint.objects.get_or_create(path=str(out_dir), defaults={"name": name})
+
+    def _warn_if_built_for_another_task(self, out_dir: Path) -> None:
+        summary = out_dir / "tiny_base.json"
+        try:
+            task = json.loads(summary.read_text()).get("task") if summary.is_file() else None
+        except (OSError, ValueError):
+            task = None
+        if task != BASE_TASK:
+            self.stderr.write(
+                f"this base was not built for the demo's task ({BASE_TASK}), so the demo run "
+                "will not learn on it: rebuild it with --force (runs that used it keep their "
+                "records, not its weights), or point R1WEB_TINY_BASE elsewhere"
+            )
