@@ -21,7 +21,12 @@ reflective held-out samples 0.78 -> 0.85, 0.76 -> 0.76, 0.71 -> 0.74. Stop 9's m
 (AMD EPYC, 2 threads, about 2.3x slower per build step): seeds 0 and 1 held (0.212 ->
 0.901, 0.241 -> 0.745); seed 2's base learned the chain poorly (its checks were right
 31% of the time), and GRPO raised reflection (0.20 -> 0.98) and length (35 -> 76) but
-pass@1 only 0.121 -> 0.234. Fragile on seed 1 of stop 8: lr 2e-4 reached only 0.66
+pass@1 only 0.121 -> 0.234. Tried there, not kept: a check that restates the problem
+as the facts do ("wait , let me add 7 to 12 four times :", a one-line change to
+``tiny_base.solution_text``, with 112 tokens and 150 steps) fixed seed 2 (0.130 -> 0.701, effective checks 0.30 ->
+0.63) but broke seed 0, whose base then guessed worse and checked right 10% of the time:
+GRPO dropped the checks (0.075 -> 0.071, reflection 0.20 -> 0.04). Fragile on seed 1 of
+stop 8: lr 2e-4 reached only 0.66
 (accuracy falling late), temperature 1.25 or lr 5e-4 dropped the checks (pass@1 -> 0.06
 or 0.00), as did the bare "i:" step label (the base's checks were right 22% of the time:
 0.105 -> 0.066).
