@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from r1web.runs import compare, rollups
+from r1web.runs import charts, compare, rollups
 from r1web.runs.models import MetricPoint, MetricRollup, Run, Stage, StageKind
 from r1web.runs.selectors import LOGGED_KEYS, eval_columns, run_aha, training_stage_ids
 from r1web.traces.forms import TRAINING
@@ -83,7 +83,7 @@ def run_summary(run: Run, stages: Sequence[Stage]) -> dict:
     }
 
 
-def aha_around(run: Run, aha) -> dict[str, str]:
+def aha_around(run: Run, aha: charts.Aha | None) -> dict[str, str]:
     """Trace-browser queries for the training samples around the aha step, with and
     without reflection, oldest first: what changed, in the model's own words."""
     if aha is None:
