@@ -2,34 +2,40 @@
 
     .venv/bin/python -m bench.aha --seeds 0 1 2 --work-dir /tmp/aha
 
-Runs the demo's defaults (``workers.domain.demo``: repeated addition, GRPO lr 1e-4 at
-temperature 1.0, 96 tokens; 100 held-out problems, k=8) with the plain stage code and a
-MemorySink: no database, no worker. ``--corpus``, ``--train``, ``--grpo`` and ``--eval``
-override them, to try another design. On a busy 2-core box, ``--train '{"threads": 1}'``
-with ``R1WEB_TORCH_THREADS=1`` is several times faster than two oversubscribed threads.
+Runs the demo's defaults (``workers.domain.demo``: repeated addition, GRPO lr 1e-4 decaying
+linearly at temperature 0.7, 150 steps, 96 tokens; 100 held-out problems, k=8, at 0.7)
+with the plain stage code and a MemorySink: no database, no worker. ``--corpus``,
+``--train``, ``--grpo`` and ``--eval`` override them, to try another design;
+``--base-only`` builds and evaluates the bases alone (how often their checks are right
+tells early whether GRPO will take them up). On a busy 2-core box,
+``--train '{"threads": 1}'`` with ``R1WEB_TORCH_THREADS=1`` is several times faster than
+two oversubscribed threads.
 
 Prints, per seed, pass@1 / maj@k / mean length / reflection rate before and after, the
 share of effective checks (``aha_tasks.check_outcome``) among samples with a reflection
 phrase (late GRPO samples and held-out samples after training), the length and
 reflection curves over GRPO steps, and timings.
 
-The base and so the result depend on the floating point of the machine that builds it.
-Stop 8's machine (1 torch thread), seeds 0 / 1 / 2: pass@1 0.205 -> 0.887, 0.230 -> 0.804,
-0.214 -> 0.802; maj@8 after 0.96 / 0.93 / 0.90; mean length 34 -> 83, 35 -> 82, 35 -> 84
-tokens; reflection rate 0.18 -> 0.99, 0.20 -> 0.985, 0.20 -> 0.99; effective checks among
-reflective held-out samples 0.78 -> 0.85, 0.76 -> 0.76, 0.71 -> 0.74. Stop 9's machine
-(AMD EPYC, 2 threads, about 2.3x slower per build step): seeds 0 and 1 held (0.212 ->
-0.901, 0.241 -> 0.745); seed 2's base learned the chain poorly (its checks were right
-31% of the time), and GRPO raised reflection (0.20 -> 0.98) and length (35 -> 76) but
-pass@1 only 0.121 -> 0.234. Tried there, not kept: a check that restates the problem
-as the facts do ("wait , let me add 7 to 12 four times :", a one-line change to
-``tiny_base.solution_text``, with 112 tokens and 150 steps) fixed seed 2 (0.130 -> 0.701, effective checks 0.30 ->
-0.63) but broke seed 0, whose base then guessed worse and checked right 10% of the time:
-GRPO dropped the checks (0.075 -> 0.071, reflection 0.20 -> 0.04). Fragile on seed 1 of
-stop 8: lr 2e-4 reached only 0.66
-(accuracy falling late), temperature 1.25 or lr 5e-4 dropped the checks (pass@1 -> 0.06
-or 0.00), as did the bare "i:" step label (the base's checks were right 22% of the time:
-0.105 -> 0.066).
+The current defaults on a 2-core AMD EPYC machine (2 threads), seeds 0 / 1 / 2: pass@1
+0.166 -> 0.985, 0.164 -> 0.886, 0.159 -> 0.910; maj@8 after 1.00 / 0.93 / 0.94; mean
+length 30 -> 84, 29 -> 83, 31 -> 85 tokens; reflection 0.11 -> 0.999, 0.09 -> 0.993,
+0.13 -> 0.998; effective checks among reflective held-out samples 0.92 -> 0.945,
+0.73 -> 0.83, 0.60 -> 0.84. Base build 187-214 s, eval + GRPO + eval 239-264 s.
+
+The base, and so the result, depends on the floating point of the machine that builds it.
+The earlier defaults (GRPO at temperature 1.0, constant lr, 200 steps; a base of 500 steps
+with 64 facts each) held on all three seeds on one machine (0.205 -> 0.887, 0.230 ->
+0.804, 0.214 -> 0.802) but on another seed 2's base learned the step-by-step chain poorly
+(checks right 31% of the time at temperature 1.0) and pass@1 rose only 0.121 -> 0.234;
+on a third, seed 1's did (44%). At temperature 0.7 the same seed-1 base's checks were
+right 55% of the time and GRPO took it from 0.15 to 0.88. With a constant lr, seed 0's
+accuracy fell late (0.95 at step 80, 0.81 at step 150); decaying it linearly, as TRL does
+by default, fixed that. Tried and not kept: batches sorted by length across the corpus
+(a third faster still, but batches of all checks or all guesses: the base's checks were
+right 7% of the time); a check that restates the problem ("wait , let me add 7 to 12 four
+times :"), which fixed one seed and broke another; lr 2e-4 (accuracy falling late),
+temperature 1.25 or lr 5e-4 (the checks dropped, pass@1 -> 0.06 or 0.00), and the bare
+"i:" step label (checks right 22% of the time: 0.105 -> 0.066).
 """
 
 from __future__ import annotations
@@ -90,7 +96,9 @@ def _base_dir(root: Path, seed: int, corpus, train) -> Path:
     return root / f"base-{tag}-s{seed}"
 
 
-def run_seed(seed: int, work: Path, corpus, train, grpo: dict, settings: dict) -> dict:
+def run_seed(
+    seed: int, work: Path, corpus, train, grpo: dict, settings: dict, base_only: bool = False
+) -> dict:
     from workers.stages.grpo import run_grpo
     from workers.stages.tiny_base import build_tiny_base
 
@@ -105,6 +113,9 @@ def run_seed(seed: int, work: Path, corpus, train, grpo: dict, settings: dict) -
     t0 = time.perf_counter()
     before, before_records = _evaluate(str(base), test, seed, settings)
     timings["eval_before_s"] = time.perf_counter() - t0
+    if base_only:
+        return {"seed": seed, "before": before, "checks_before": _outcomes(before_records),
+                "timings": {k: round(v, 1) for k, v in timings.items()}}
     t0 = time.perf_counter()
     sink = MemorySink()
     out = work / f"grpo-s{seed}"
@@ -131,8 +142,12 @@ def run_seed(seed: int, work: Path, corpus, train, grpo: dict, settings: dict) -
 
 
 def _print(report: dict) -> None:
-    b, a = report["before"], report["after"]
     print(f"== seed {report['seed']}")
+    if "after" not in report:
+        print("  base", {k: report["before"][k] for k in ("pass@1", "mean_length", "reflection_rate")},
+              "checks", report["checks_before"], "timings", report["timings"], flush=True)
+        return
+    b, a = report["before"], report["after"]
     for key in ("pass@1", "maj@k", "mean_length", "reflection_rate", "format_rate"):
         print(f"  {key:16} before {b[key]:7.3f}   after {a[key]:7.3f}")
     print("  checks before", report["checks_before"], "after", report["checks_after"],
@@ -161,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grpo", type=json.loads, default={}, help="GRPOConfig overrides")
     parser.add_argument("--eval", type=json.loads, default={}, help="eval overrides")
     parser.add_argument("--json", type=Path, help="also write the reports here")
+    parser.add_argument("--base-only", action="store_true",
+                        help="build and evaluate the bases only (their checks' share right)")
     args = parser.parse_args(argv)
     corpus = replace(CorpusSpec(), **args.corpus)
     train = replace(TrainSpec(), **args.train)
@@ -168,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     print("corpus", asdict(corpus), "\ngrpo", grpo, "\neval", settings, flush=True)
     reports = []
     for seed in args.seeds:
-        reports.append(run_seed(seed, args.work_dir, corpus, train, grpo, settings))
+        reports.append(run_seed(seed, args.work_dir, corpus, train, grpo, settings, args.base_only))
         _print(reports[-1])
     if args.json:
         args.json.write_text(json.dumps(reports, indent=2, default=str))

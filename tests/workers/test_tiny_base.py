@@ -116,3 +116,53 @@ def test_a_base_built_for_an_older_demo_task_is_kept_but_named_as_such(tmp_path,
 def test_a_built_base_records_the_task_it_was_built_for(micro_base):
     summary = json.loads((Path(micro_base) / "tiny_base.json").read_text())
     assert summary["task"] == "repeated-addition"
+
+
+# --- batches run as groups of like length -------------------------------------------
+
+
+def test_a_batch_run_as_groups_of_like_length_keeps_the_loss_of_the_whole_batch():
+    """Guesses are a third as long as checks: the build runs each batch as groups of
+    similar length, which pads far fewer tokens and must not change what is learned."""
+    import torch
+
+    from workers.stages import tiny_base
+
+    torch.manual_seed(0)
+    pairs = tiny_base.build_corpus(64, seed=0, spec=tiny_base.CorpusSpec())
+    tokenizer = tiny_base.train_tokenizer([p + s for p, s in pairs], vocab_size=400)
+    prefix = tiny_base.template_prefix_ids(tokenizer)
+    batch = tiny_base._encode(tokenizer, pairs, prefix)[:32]
+    model = tiny_base._make_model(tokenizer, MICRO_MODEL)
+    prefix_ids = torch.tensor([prefix])
+
+    groups = tiny_base.length_parts(batch, 3)
+    whole = tiny_base.length_parts(batch, 1)
+    assert sorted(row for group in groups for row in group) == sorted(batch)
+
+    def padded(parts):
+        return sum(max(len(ids) for ids, _ in part) * len(part) for part in parts)
+
+    assert padded(groups) < 0.75 * padded(whole)
+    pad = tokenizer.pad_token_id
+    grouped_loss = tiny_base._mean_loss(model, groups, pad, prefix_ids)
+    whole_loss = tiny_base._mean_loss(model, whole, pad, prefix_ids)
+    assert float(grouped_loss) == pytest.approx(float(whole_loss), rel=1e-5)
+
+
+def test_the_command_refuses_an_unmigrated_database_before_any_training(tmp_path):
+    """The base is registered as a checkpoint once built: an unmigrated database must
+    stop the command at once, not after minutes of training."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "tiny_base", "--out", str(tmp_path / "base")],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 1
+    assert "run `manage.py migrate` first" in done.stderr
+    assert not (tmp_path / "base").exists()

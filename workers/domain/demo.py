@@ -15,32 +15,40 @@ from workers.domain.aha_tasks import generate_repeat
 DEMO_REWARD_FUNCS = ["accuracy", "format"]
 
 # TRL GRPOConfig field names; see grpo.py for why steps_per_generation/num_iterations
-# stay at 1. Chosen by measurement (bench/aha.py, seed 1, the hardest of 0-2):
-# learning_rate 1e-4 took pass@1 0.23 -> 0.80; 2e-4 only to 0.66 (accuracy fell late);
-# 5e-4 collapsed it to one constant answer, and so did temperature 1.25 (the checks
-# turned noisy and stopped paying). 96 tokens leave room for a guess, a five-step
-# check and the answer.
+# stay at 1. Chosen by measurement (bench/aha.py, seeds 0-2):
+# - temperature 0.7 (open-r1's GRPO recipes use it too), for training and evaluation. At
+#   1.0 a base's step-by-step check is sampled with a slip somewhere in its ~50 tokens
+#   often enough that whether checks paid hung on how sharply the base happened to learn
+#   them: a base whose checks were right 44% of the time at 1.0 (seed 1, on a 2-core
+#   machine) was right 55% at 0.7, and GRPO took it from 0.15 to 0.88 pass@1. 1.25 made
+#   the checks noisy and GRPO dropped them.
+# - learning_rate 1e-4, decaying linearly (TRL's default schedule): held constant,
+#   accuracy fell late on seed 0 (0.95 at step 80, 0.81 at the end); 2e-4 reached 0.66
+#   with accuracy falling late too; 5e-4 collapsed to one constant answer.
+# - 150 steps: accuracy, length and reflection level off by step 120, and eval + GRPO +
+#   eval then fits six minutes on a slow 2-core machine through a worker.
+# - 96 tokens leave room for a guess, a five-step check and the answer.
 DEMO_GRPO_CONFIG: dict[str, Any] = {
-    "max_steps": 200,
+    "max_steps": 150,
     "per_device_train_batch_size": 32,
     "num_generations": 8,
     "gradient_accumulation_steps": 1,
     "steps_per_generation": 1,
     "num_iterations": 1,
     "learning_rate": 1e-4,
-    "lr_scheduler_type": "constant",
+    "lr_scheduler_type": "linear",
     "warmup_steps": 0,
     "max_completion_length": 96,
-    "temperature": 1.0,
+    "temperature": 0.7,
     "beta": 0.0,
     "logging_steps": 1,
     "save_strategy": "steps",
-    "save_steps": 100,
+    "save_steps": 50,
     "save_total_limit": 2,
     "seed": 0,
 }
 
-DEMO_EVAL: dict[str, Any] = {"problems": 100, "k": 8, "max_new_tokens": 96, "temperature": 1.0}
+DEMO_EVAL: dict[str, Any] = {"problems": 100, "k": 8, "max_new_tokens": 96, "temperature": 0.7}
 DEMO_TRAIN_PROBLEMS = 2000
 
 

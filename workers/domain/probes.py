@@ -22,7 +22,7 @@ from workers.domain.formats import CompletionFormat
 from workers.domain.records import build_record
 from workers.domain.rewards import REWARD_FUNCS
 
-# On by default: 21 rounds over the demo's 200 steps, a few seconds in all.
+# On by default: 16 rounds over the demo's 150 steps, a few seconds in all.
 DEFAULT_EVERY = 10
 DEFAULT_PROMPTS = 4
 MAX_PROMPTS = 64

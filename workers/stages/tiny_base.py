@@ -1,4 +1,4 @@
-"""A tiny "base model" for demos and tests, built locally in about two and a half minutes on CPU.
+"""A tiny "base model" for demos and tests, built locally in about three minutes on 2 CPU cores.
 
 R1-Zero starts from a pretrained base model. Downloading one is not possible here, so
 ``build_tiny_base`` trains a Qwen2-architecture causal LM of about a million parameters,
@@ -73,12 +73,13 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    n_examples: int = 16000
+    n_examples: int = 14400
     batch_size: int = 32
-    facts_per_step: int = 64
+    facts_per_step: int = 48
     learning_rate: float = 3e-3
     warmup_steps: int = 30
     threads: int = 2
+    length_parts: int = 3  # each batch runs as up to this many groups of similar length
 
 
 # Named sizes. "small" is the distillation student: a quarter of the parameters, half
@@ -87,7 +88,7 @@ SIZES: dict[str, tuple[ModelSpec, TrainSpec]] = {
     "default": (ModelSpec(), TrainSpec()),
     "small": (
         ModelSpec(hidden_size=64, intermediate_size=192, num_hidden_layers=2),
-        TrainSpec(n_examples=8000),
+        TrainSpec(n_examples=7200),
     ),
 }
 
@@ -167,10 +168,9 @@ def build_facts(n: int, seed: int) -> list[str]:
     return [fact_text(problems[i % len(problems)]) for i in range(n)]
 
 
-def _fact_batch(tokenizer, texts: list[str]) -> tuple[torch.Tensor, ...]:
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    rows = [(ids, 1) for ids in encoded]
-    return _batch(rows, tokenizer.pad_token_id)
+def _fact_rows(tokenizer, texts: list[str]) -> list[tuple[list[int], int]]:
+    """Facts as training rows: every token after the first is a label."""
+    return [(ids, 1) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
@@ -227,6 +227,38 @@ def _encode(tokenizer, pairs: list[tuple[str, str]], prefix: list[int]) -> list[
     return rows
 
 
+def length_parts(rows: list[tuple[list[int], int]], parts: int) -> list[list[tuple[list[int], int]]]:
+    """``rows`` cut into at most ``parts`` groups of similar length, with the fewest
+    padded tokens (dynamic programming over the rows sorted by length).
+
+    A batch is then run as these groups: the same rows and the same loss (summed over
+    the groups, over the batch's label tokens), but a guess is a third as long as a
+    check, and padded to the batch's longest row 56% of the solution tokens and 18% of
+    the fact tokens were padding. Grouped, a training step takes about a fifth less time.
+    """
+    ordered = sorted(rows, key=lambda row: len(row[0]))
+    lengths = [len(ids) for ids, _ in ordered]
+    n = len(ordered)
+    # cost[k][j]: fewest padded tokens for the first j rows in k groups; cut[k][j] where
+    # the last of those groups starts.
+    inf = float("inf")
+    cost = [[inf] * (n + 1) for _ in range(parts + 1)]
+    cut = [[0] * (n + 1) for _ in range(parts + 1)]
+    cost[0][0] = 0
+    for k in range(1, parts + 1):
+        for j in range(1, n + 1):
+            for i in range(j):
+                c = cost[k - 1][i] + lengths[j - 1] * (j - i)
+                if c < cost[k][j]:
+                    cost[k][j], cut[k][j] = c, i
+    best = min(range(1, parts + 1), key=lambda k: cost[k][n])
+    groups, j = [], n
+    for k in range(best, 0, -1):
+        groups.append(ordered[cut[k][j] : j])
+        j = cut[k][j]
+    return groups[::-1]
+
+
 def _batch(rows: list[tuple[list[int], int]], pad_id: int) -> tuple[torch.Tensor, ...]:
     """Right-padded ids, attention mask, and next-token labels (solution tokens only)."""
     width = max(len(ids) for ids, _ in rows)
@@ -241,7 +273,7 @@ def _batch(rows: list[tuple[list[int], int]], pad_id: int) -> tuple[torch.Tensor
 
 
 def _prefix_shared_loss(model, prefix: torch.Tensor, ids, mask, labels) -> torch.Tensor:
-    """Causal-LM loss with the shared template computed once per batch, not per row.
+    """Causal-LM loss (summed over tokens) with the shared template computed once per batch, not per row.
 
     The template is ~60% of every sequence; running it once and broadcasting its
     key/value cache cuts training compute by about 2.5x with identical logits.
@@ -258,9 +290,27 @@ def _prefix_shared_loss(model, prefix: torch.Tensor, ids, mask, labels) -> torch
         cache=cache,
         position_ids=(p + torch.arange(width)).unsqueeze(0).expand(batch, -1),
     ).logits
+    return _summed_loss(logits, labels)
+
+
+def _summed_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    flat = labels.reshape(-1)
     return torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+        logits.reshape(-1, logits.shape[-1]), flat, ignore_index=-100, reduction="sum"
     )
+
+
+def _mean_loss(model, groups, pad_id: int, prefix: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean token loss of one batch run as its ``length_parts`` groups."""
+    total, labels = torch.tensor(0.0), 0
+    for group in groups:
+        ids, mask, group_labels = _batch(group, pad_id)
+        if prefix is None:
+            total = total + _summed_loss(model(input_ids=ids, attention_mask=mask).logits, group_labels)
+        else:
+            total = total + _prefix_shared_loss(model, prefix, ids, mask, group_labels)
+        labels += int((group_labels != -100).sum())
+    return total / max(1, labels)
 
 
 def _make_model(tokenizer, spec: ModelSpec):
@@ -303,16 +353,12 @@ def _train(
     loss = torch.tensor(0.0)
     model.train()
     for step in range(total):
-        ids, mask, labels = _batch(rows[step * spec.batch_size : (step + 1) * spec.batch_size], pad_id)
+        batch = rows[step * spec.batch_size : (step + 1) * spec.batch_size]
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, total, spec)
-        loss = _prefix_shared_loss(model, prefix_ids, ids, mask, labels)
+        loss = _mean_loss(model, length_parts(batch, spec.length_parts), pad_id, prefix_ids)
         if step < len(facts):
-            f_ids, f_mask, f_labels = facts[step]
-            logits = model(input_ids=f_ids, attention_mask=f_mask).logits
-            loss = loss + torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), f_labels.reshape(-1), ignore_index=-100
-            )
+            loss = loss + _mean_loss(model, length_parts(facts[step], spec.length_parts), pad_id)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -377,8 +423,8 @@ def build_tiny_base(
         prefix = template_prefix_ids(tokenizer)
         rows = _encode(tokenizer, pairs, prefix)
         model = _make_model(tokenizer, model_spec)
-        n = train.facts_per_step
-        facts = [_fact_batch(tokenizer, texts[i : i + n]) for i in range(0, len(texts), n)]
+        n, fact_rows = train.facts_per_step, _fact_rows(tokenizer, texts)
+        facts = [fact_rows[i : i + n] for i in range(0, len(fact_rows), n)]
         final_loss = _train(model, rows, prefix, facts, tokenizer.pad_token_id, train, sink)
     finally:
         torch.set_num_threads(previous_threads)

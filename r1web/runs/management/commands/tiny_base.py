@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from r1web.runs.models import Checkpoint
 from workers.domain.aha_tasks import BASE_TASK
@@ -40,6 +41,10 @@ class Command(BaseCommand):
         from workers.stages.tiny_base import build_tiny_base
 
         out_dir = Path(out or default_out(size)).resolve()
+        # The base is registered as a checkpoint at the end: say so before minutes of
+        # training, not after.
+        if Checkpoint._meta.db_table not in connection.introspection.table_names():
+            raise CommandError("the database is not set up: run `manage.py migrate` first")
         if (out_dir / "config.json").is_file() and not force:
             self.stdout.write(f"tiny base already at {out_dir} (use --force to rebuild)")
             self._warn_if_built_for_another_task(out_dir)
