@@ -500,11 +500,16 @@ def _ingest_rate(log: Path, start: float, end: float) -> tuple[float, dict]:
         elif line:
             moment, handed = line.split()
             points.append((float(moment), int(handed)))
-    inside = [point for point in points if start <= point[0] <= end]
-    if len(inside) < 2:
+    if not points or end <= start:
         return 0.0, summary
-    (t0, n0), (t1, n1) = inside[0], inside[-1]
-    return (n1 - n0) / (t1 - t0), summary
+    # Over the whole window, not between its first and last step: a write that held the
+    # ingester for most of the window would otherwise leave two close steps to divide.
+    return (_handed_at(points, end) - _handed_at(points, start)) / (end - start), summary
+
+
+def _handed_at(points: list[tuple[float, int]], moment: float) -> int:
+    """Samples handed over by ``moment`` (the last step printed at or before it)."""
+    return max((handed for at, handed in points if at <= moment), default=0)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,7 @@
 """Many samples and metric points at once, idempotently.
 
-Samples: on PostgreSQL the rows are streamed with COPY into a temporary table, then
-moved into ``traces_sample`` with ``ON CONFLICT DO NOTHING``, so a position already
-stored (stage, step, group, index) is skipped whatever the batch holds; elsewhere
-``bulk_create(ignore_conflicts=True)`` does the same. Rows are built by the function
-r1web's own sink uses (``r1web.traces.services``), and their columns are read off the
-model, so a column added to ``Sample`` is carried here too.
+Samples go through ``r1web.traces.bulk``, as r1web's own sink's do: COPY on PostgreSQL,
+a position already stored (stage, step, group, index) skipped whatever the batch holds.
 
 Metric points: one upsert for the whole batch (the last value of a key at a step wins),
 then one refresh of the chart summaries over the steps it touched.
@@ -15,54 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
 from r1web.runs import rollups
 from r1web.runs.models import MetricPoint, Stage
-from r1web.traces.models import Sample
-from r1web.traces.services import BULK, _sample
+from r1web.traces.bulk import BULK, sample_values, samples_store
 from workers.domain.base import SampleRecord
 
-COPY_FROM_ROWS = 64  # below this, a plain INSERT costs less than the temporary table
 
-
-@transaction.atomic
 def samples_insert(*, stage: Stage, records: list[SampleRecord]) -> int | None:
     """Store ``records``, skipping positions already stored. Returns how many rows were
     new where the database can say (PostgreSQL), else None."""
-    rows = [_sample(stage, record, {}) for record in records]
-    if not rows:
-        return 0
-    if connection.vendor == "postgresql" and len(rows) >= COPY_FROM_ROWS:
-        return _copy_samples(rows)
-    Sample.objects.bulk_create(rows, batch_size=BULK, ignore_conflicts=True)
-    return None
-
-
-def _copy_samples(rows: list[Sample]) -> int:
-    fields = [f for f in Sample._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    table = quote(Sample._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE ingest_samples ON COMMIT DROP AS "
-            f"SELECT {columns} FROM {table} WITH NO DATA"
-        )
-        with cursor.cursor.copy(f"COPY ingest_samples ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(
-                    [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
-                )
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ingest_samples "
-            "ON CONFLICT DO NOTHING"
-        )
-        inserted = cursor.rowcount
-        cursor.execute("DROP TABLE ingest_samples")
-    return inserted
+    return samples_store([sample_values(stage, record, {}) for record in records])
 
 
 @transaction.atomic

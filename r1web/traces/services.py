@@ -7,10 +7,8 @@ from django.db import transaction
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
 from r1web.runs import rollups
-from r1web.safe_text import db_json, db_text
+from r1web.traces.bulk import sample_values, samples_store
 from r1web.traces.models import Flag, FlagLabel, Sample
-
-BULK = 1000
 
 
 @transaction.atomic
@@ -20,40 +18,10 @@ def samples_record(*, stage, records: list, example_ids: dict[str, int] | None =
     A record already stored (same stage, step, group, index) is skipped, so a retried
     batch never duplicates a sample.
     """
-    example_ids = example_ids or {}
-    rows = [_sample(stage, record, example_ids) for record in records]
-    Sample.objects.bulk_create(rows, batch_size=BULK, ignore_conflicts=True)
+    rows = [sample_values(stage, record, example_ids or {}) for record in records]
+    samples_store(rows)
     # Per-step statistics for the run's charts and summary (no page scans samples).
-    rollups.sample_steps_refresh(stage_pk=stage.pk, steps={row.step for row in rows})
-
-
-def _sample(stage, record, example_ids: dict[str, int]) -> Sample:
-    phrases = list(record.reflection_phrases)
-    return Sample(
-        run_id=stage.run_id,
-        stage=stage,
-        step=record.step,
-        group=record.group,
-        index=record.index,
-        example_id=example_ids.get(record.example_key),
-        example_key=db_text(record.example_key[:200]),
-        prompt=db_text(record.prompt),
-        completion=db_text(record.completion),
-        think=db_text(record.think),
-        answer=db_text(record.answer),
-        reference=db_text(record.reference),
-        rewards={db_text(k): float(v) for k, v in record.rewards.items()},
-        reward=float(record.reward),
-        advantage=float(record.advantage),
-        length_tokens=int(record.length_tokens),
-        correct=bool(record.correct),
-        format_ok=bool(record.format_ok),
-        reflection_phrases=db_json(phrases),
-        reflection_count=min(len(phrases), 32767),
-        verdict=record.verdict[:40],
-        judge=db_json(dict(record.judge)),
-        probe=bool(record.probe),
-    )
+    rollups.sample_steps_refresh(stage_pk=stage.pk, steps={row["step"] for row in rows})
 
 
 class FlagError(ValueError):

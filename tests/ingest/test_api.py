@@ -75,6 +75,10 @@ def test_a_batch_sent_twice_stores_each_completion_once_through_copy(api):
     assert Sample.objects.count() == 96
     if first["new"] is not None:
         assert (first["new"], second["new"]) == (96, 0)
+    overlapping = api.records(samples=batch(steps=(3, 4, 5), groups=8, per_group=4)).json()
+    assert Sample.objects.count() == 160
+    if overlapping["new"] is not None:
+        assert overlapping["new"] == 64  # step 3 was stored already
 
 
 def test_metrics_are_stored_per_step_and_charted(api):
