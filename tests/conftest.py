@@ -8,6 +8,15 @@ import pytest
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: a rolled-back test can leave ids that the
+    next one reuses (SQLite), and cached run figures are keyed by ids."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _user(django_user_model, username: str, role: str | None):
     from r1web.accounts.roles import role_grant
 

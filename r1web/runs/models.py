@@ -292,3 +292,5 @@ class MetricRollup(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["stage", "key", "size", "block"], name="metric_rollup_unique")
         ]
+        # A stage's newest summary in one index descent (chart_cache.data_stamp).
+        indexes = [models.Index(fields=["stage", "id"], name="rollup_stage_newest")]

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable, Iterator
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from r1web.accounts.access import role_required
 from r1web.accounts.roles import OPERATOR
 from r1web.htmx import render_partial, stop_polling_when, wants_partial
-from r1web.runs import charts, compare, selectors, summary
+from r1web.runs import chart_cache, charts, compare, selectors, summary
 from r1web.runs.forms import LaunchForm, RunFilterForm, sort_headings
 from r1web.runs.models import Checkpoint
 from r1web.runs.panels import stage_panel
@@ -91,7 +92,7 @@ def run_detail(request, pk: int):
     compared = selectors.compare_runs(request.GET.get("compare"), run)
     stage_key = selectors.clean_stage_key(request.GET.get("stage"))
     context |= summary.run_summary(run, stages) | {
-        "figures": selectors.run_figures(compared, None, points, smoothing, stage_key, stages),
+        "figures": chart_cache.run_figures(compared, None, points, smoothing, stage_key, stages),
         "training_stages": selectors.training_of(stages),
         "chart_stage": stage_key,
         "points": points,
@@ -111,9 +112,11 @@ def run_chart_data(request, pk: int):
     points = charts.clamp_points(request.GET.get("points"))
     smoothing = charts.clamp_smoothing(request.GET.get("smoothing"))
     stage_key = selectors.clean_stage_key(request.GET.get("stage"))
-    figures = selectors.run_figures(compared, x_range, points, smoothing, stage_key)
+    figures = chart_cache.run_figures_json(compared, x_range, points, smoothing, stage_key)
     live = any(not r.is_finished() for r in compared)
-    return JsonResponse({"figures": figures, "live": live})
+    # {"figures": ..., "live": ...} around the figures' cached JSON, not encoded again.
+    body = f'{{"figures": {figures}, "live": {json.dumps(live)}}}'
+    return HttpResponse(body, content_type="application/json")
 
 
 @require_GET

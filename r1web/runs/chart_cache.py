@@ -1,0 +1,91 @@
+"""A run's figures, computed once per change of the data behind them.
+
+Everyone watching a live run polls its charts every few seconds (``charts.js``), and
+between two writes of the worker they all get the same figures: building them from the
+chart summaries took most of a run page and all of a chart poll (``bench/load.py``).
+
+The cache key holds a stamp of everything ``selectors.run_figures`` reads, in two
+queries: the runs (in the order asked, with their names) and their stages, each stage's
+newest chart summary (every metric or sample write replaces the summaries of the blocks
+it touched, ``rollups.refresh``, so the newest id moves; the one write that only
+deletes them, a resume, changes the stage's attempt), and the count and newest id of
+the runs' flags. A write is therefore seen by the next request, from any process; an
+old entry is never read again and expires. Each web process keeps its own cache
+(Django's default, in memory) unless ``CACHES`` names a shared one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Count, Max, OuterRef, Subquery
+
+from r1web.runs import selectors
+from r1web.runs.models import MetricRollup, Run, Stage
+from r1web.traces.models import Flag
+
+SECONDS = 600  # an entry outlives a few minutes of polling; a changed stamp replaces it
+
+
+def run_figures(
+    runs: Sequence[Run],
+    x_range: tuple[int, int] | None,
+    points: int,
+    smoothing: float = 0.0,
+    stage_key: str = "",
+    stages: Sequence[Stage] | None = None,
+) -> dict:
+    """``selectors.run_figures``, from the cache while nothing it reads has changed."""
+    key = _key(runs, x_range, points, smoothing, stage_key)
+    figures = cache.get(key)
+    if figures is None:
+        figures = selectors.run_figures(runs, x_range, points, smoothing, stage_key, stages)
+        cache.set(key, figures, SECONDS)
+    return figures
+
+
+def run_figures_json(
+    runs: Sequence[Run],
+    x_range: tuple[int, int] | None,
+    points: int,
+    smoothing: float = 0.0,
+    stage_key: str = "",
+) -> str:
+    """``run_figures`` as JSON text, itself kept: encoding a run's figures (about 200 kB)
+    cost a chart poll as much again as reading them from the cache."""
+    key = _key(runs, x_range, points, smoothing, stage_key) + ":json"
+    text = cache.get(key)
+    if text is None:
+        figures = run_figures(runs, x_range, points, smoothing, stage_key)
+        text = json.dumps(figures, cls=DjangoJSONEncoder)
+        cache.set(key, text, SECONDS)
+    return text
+
+
+def _key(runs, x_range, points, smoothing, stage_key) -> str:
+    asked = (x_range, points, smoothing, stage_key)
+    text = repr((data_stamp(runs), asked))
+    return "run-figures:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def data_stamp(runs: Sequence[Run]) -> tuple:
+    """What changes whenever the runs' figures would: see the module's docstring."""
+    run_ids = sorted(run.pk for run in runs)
+    # A stage's newest summary is one descent of the (stage, id) index, never a count of
+    # a long series' summaries. A resume, which deletes summaries, changes the attempt.
+    newest = MetricRollup.objects.filter(stage_id=OuterRef("pk")).order_by("-id").values("id")
+    stages = list(
+        Stage.objects.filter(run_id__in=run_ids)
+        .order_by("pk")
+        .annotate(newest=Subquery(newest[:1]))
+        .values_list("pk", "status", "attempt", "kind", "key", "newest")
+    )
+    flags = Flag.objects.filter(run_id__in=run_ids).aggregate(n=Count("id"), newest=Max("id"))
+    # In the order asked (the first run is the page's, drawn first); created_at tells a
+    # run from an earlier one that had its id in a database made again.
+    asked = [(run.pk, run.name, run.created_at.isoformat()) for run in runs]
+    return (asked, stages, flags["n"], flags["newest"])
