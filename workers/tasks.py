@@ -77,7 +77,16 @@ def _start_reaper(**_kwargs) -> None:
     # a crashed predecessor left running, then every heartbeat interval. Several workers
     # reaping at once is safe: failing a stage is a conditional update.
     from django.conf import settings
+    from django.db import connection
 
+    from r1web.runs.services import stages_requeue_queued
+
+    try:
+        stages_requeue_queued()  # what a killed predecessor may have taken with it
+    except Exception:
+        log.exception("sending the queued stages' tasks again failed")
+    finally:
+        connection.close()
     threading.Thread(
         target=_reap_forever,
         args=(threading.Event(), settings.R1WEB_HEARTBEAT_SECONDS),

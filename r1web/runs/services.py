@@ -345,6 +345,22 @@ def stage_fail(
         run_refresh(run=Stage.objects.get(pk=stage_pk).run)
 
 
+def stages_requeue_queued() -> int:
+    """Send the task of every queued stage again; called when a worker starts.
+
+    A worker killed after the broker handed it a stage's task, and before it claimed the
+    stage, took the task with it: Redis gives an unacknowledged task back only after its
+    visibility timeout (an hour), and until then the stage stays queued with no task
+    (``bench/chaos.py``). The worker that replaces it sends them again. A second task for
+    a stage that still has one costs nothing: whichever comes second finds it claimed
+    (``stage_claim`` is a conditional update) and ends.
+    """
+    stages = list(Stage.objects.filter(status=Status.QUEUED).only("pk", "queue"))
+    for stage in stages:
+        _enqueue(stage)
+    return len(stages)
+
+
 def stages_reap_stale() -> int:
     """Fail every running stage whose worker stopped writing heartbeats.
 

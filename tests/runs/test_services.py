@@ -17,10 +17,31 @@ from r1web.runs.services import (
     stage_fail,
     stage_succeed,
     stages_reap_stale,
+    stages_requeue_queued,
 )
 from r1web.traces.models import Sample
 
 pytestmark = pytest.mark.django_db
+
+
+def test_a_starting_worker_sends_every_queued_stage_again_and_the_second_task_is_harmless(
+    make_run, monkeypatch, django_capture_on_commit_callbacks
+):
+    # The worker that took a queued stage's task died before claiming it: the stage waits
+    # with no task until a new worker sends it again.
+    from r1web.celery import app
+
+    sent = []
+    monkeypatch.setattr(app, "send_task", lambda name, args, queue: sent.append((args[0], queue)))
+    lost = make_run(status="queued")
+    running = make_run(name="busy", status="running")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert stages_requeue_queued() == 1
+    assert sent == [(lost.pk, lost.queue)]
+    assert running.pk not in [pk for pk, _ in sent]
+    # Its old task, had it survived, would find the stage claimed by the new one.
+    assert stage_claim(stage_pk=lost.pk, worker="new") is not None
+    assert stage_claim(stage_pk=lost.pk, worker="old") is None
 
 
 def test_only_one_of_two_deliveries_of_a_task_claims_the_stage(make_run):
