@@ -41,11 +41,8 @@ def run_figures(
 ) -> dict:
     """``selectors.run_figures``, from the cache while nothing it reads has changed."""
     key = _key(runs, x_range, points, smoothing, stage_key)
-    figures = cache.get(key)
-    if figures is None:
-        figures = selectors.run_figures(runs, x_range, points, smoothing, stage_key, stages)
-        cache.set(key, figures, SECONDS)
-    return figures
+    return _cached(key, lambda: selectors.run_figures(runs, x_range, points, smoothing,
+                                                      stage_key, stages))
 
 
 def run_figures_json(
@@ -57,13 +54,22 @@ def run_figures_json(
 ) -> str:
     """``run_figures`` as JSON text, itself kept: encoding a run's figures (about 200 kB)
     cost a chart poll as much again as reading them from the cache."""
-    key = _key(runs, x_range, points, smoothing, stage_key) + ":json"
-    text = cache.get(key)
-    if text is None:
-        figures = run_figures(runs, x_range, points, smoothing, stage_key)
-        text = json.dumps(figures, cls=DjangoJSONEncoder)
-        cache.set(key, text, SECONDS)
-    return text
+    key = _key(runs, x_range, points, smoothing, stage_key)  # one stamp for both entries
+
+    def encoded() -> str:
+        figures = _cached(key, lambda: selectors.run_figures(runs, x_range, points,
+                                                             smoothing, stage_key))
+        return json.dumps(figures, cls=DjangoJSONEncoder)
+
+    return _cached(key + ":json", encoded)
+
+
+def _cached(key: str, build):
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, SECONDS)
+    return value
 
 
 def _key(runs, x_range, points, smoothing, stage_key) -> str:
