@@ -57,11 +57,13 @@ sys.path.insert(0, str(ROOT))
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 QUEUE = "chaos"
-STEPS = 8
+# A micro GRPO step takes 0.3 s on a fast 2-core host and about 1.5 s on a slow one: 20
+# steps leave a kill room to land inside the stage on either (see ``plan``).
+STEPS = 20
 GRPO_CONFIG = {"per_device_train_batch_size": 8, "num_generations": 4,
                "max_completion_length": 32, "save_steps": 2, "save_total_limit": 2}
-EVAL_K = 2
-PROBE_EVERY = 3  # probe rounds at steps 0, 3, 6 and 8: some are redone by a resume
+EVAL_K = 4
+PROBE_EVERY = 6  # probe rounds at steps 0, 6, 12, 18 and 20: some are redone by a resume
 HEARTBEAT_SECONDS, STALE_SECONDS = 1, 10
 MAX_RESUMES = 4
 STUCK_SECONDS = 240  # a run that changes nothing for this long is given up
@@ -222,13 +224,17 @@ def plan(runs: int, seed: int) -> list[list[Fault]]:
     for _ in range(runs):
         stage = rng.choices(STAGES, weights=(1, 3, 1))[0]
         # Room left in the stage: its progress shows up to a second late (the sink's
-        # flush), and a micro GRPO step takes less than that. Later points, or delays up
-        # to 1.5 s, killed a worker that had already finished the stage in 6 runs of 10.
-        step = rng.randrange(STEPS - 3) if stage == "grpo" else 0
-        faults.append([Fault("kill", stage, step, round(rng.uniform(0, 0.5), 2))])
+        # flush), a second is 3 micro steps on a fast host, and the delay comes on top.
+        # With 8 steps, and later points or longer delays, most kills found the stage
+        # already finished. An evaluation is a second or two: killed at once, or missed.
+        if stage == "grpo":
+            step, delay = rng.randrange(STEPS - 8), rng.uniform(0, 0.5)
+        else:
+            step, delay = 0, rng.uniform(0, 0.2)
+        faults.append([Fault("kill", stage, step, round(delay, 2))])
     redis_run, postgres_run = rng.sample(range(runs), 2) if runs > 1 else (0, 0)
-    faults[redis_run].append(Fault("redis", "grpo", rng.randrange(1, STEPS - 3)))
-    faults[postgres_run].append(Fault("postgres", "grpo", rng.randrange(1, STEPS - 3)))
+    faults[redis_run].append(Fault("redis", "grpo", rng.randrange(1, STEPS - 8)))
+    faults[postgres_run].append(Fault("postgres", "grpo", rng.randrange(1, STEPS - 8)))
     # Stage by stage; in one stage the kill first, so that a restart always hits a worker
     # that lives on (the resumed attempt) and must carry on through it.
     order = {name: position for position, name in enumerate(STAGES)}
@@ -343,7 +349,7 @@ class Chaos:
 
         values = {"name": f"chaos {report.index + 1}", "max_steps": STEPS, "eval_k": EVAL_K,
                   # a different problem count per run: no evaluation is reused from another
-                  "eval_limit": 4 + report.index, "grpo_config": GRPO_CONFIG,
+                  "eval_limit": 16 + report.index, "grpo_config": GRPO_CONFIG,
                   "probe_every": PROBE_EVERY}
         started = time.monotonic()
         report.pk = db_retrying(lambda: launch("r1-zero", values, queue=QUEUE).pk)
@@ -365,7 +371,7 @@ class Chaos:
                 report.unplanned.append(f"stuck {STUCK_SECONDS}s: " + ", ".join(
                     f"{key} {s.status}" for key, s in stages.items()))
                 break
-            time.sleep(0.2)
+            time.sleep(0.1)
         report.missed += [f"{fault.label()} (never due)" for fault in pending]
         report.status = status
         report.seconds = time.monotonic() - started

@@ -11,13 +11,14 @@ restarts PostgreSQL under a running stage).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, ParamSpec, Self, TypeVar
 
 from django.conf import settings
 from django.db import (
@@ -54,6 +55,9 @@ FLUSH_SECONDS = 1.0
 # bugs, never retried.
 LOST_CONNECTION = (OperationalError, InterfaceError)
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 def write_retrying(func: Callable[..., Any], /, *, retry_for: float = RETRY_FOR_SECONDS,
                    **kwargs) -> Any:
@@ -78,6 +82,18 @@ def write_retrying(func: Callable[..., Any], /, *, retry_for: float = RETRY_FOR_
             reset_connection()
             time.sleep(min(pause, left))
             pause = min(pause * 2, MAX_BACKOFF_SECONDS)
+
+
+def retrying(func: Callable[P, R]) -> Callable[P, R]:
+    """``func`` through ``write_retrying``: for the reads a stage makes before it starts
+    (its examples, its model, its checkpoint), which a database restart at that moment
+    would otherwise turn into a failed stage (``bench/chaos.py``)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return write_retrying(functools.partial(func, *args, **kwargs))
+
+    return wrapper
 
 
 def is_main_process() -> bool:

@@ -14,7 +14,13 @@ from r1web.runs.services import checkpoint_record, metrics_record, stage_fail, s
 from workers.domain.base import StageCancelled
 from workers.domain.formats import R1_ZERO, CompletionFormat, get_format
 from workers.domain.probes import probe_settings
-from workers.recording import DatabaseSink, Heartbeat, is_main_process
+from workers.recording import (
+    DatabaseSink,
+    Heartbeat,
+    is_main_process,
+    retrying,
+    write_retrying,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +48,8 @@ def _execute(stage: Stage) -> None:
     quiet_progress_bars()
     spec = STAGE_KINDS.get(stage.kind)
     if spec is None:
-        stage_fail(stage_pk=stage.pk, error=f"no runner for stage kind {stage.kind!r}")
+        write_retrying(stage_fail, stage_pk=stage.pk,
+                       error=f"no runner for stage kind {stage.kind!r}")
         return
     runner = spec.load_runner()
     processes = stage.params.get("num_processes", 1)
@@ -53,21 +60,23 @@ def _execute(stage: Stage) -> None:
             return run_distributed(stage, processes)
 
     # The outcome is this attempt's: a worker that lost the stage meanwhile changes nothing.
+    # It is recorded through a database restart, like everything the stage writes.
     attempt = stage.attempt
     try:
         result = runner(stage)
     except StageCancelled:
-        stage_fail(stage_pk=stage.pk, error="cancelled", cancelled=True, resumable=True,
-                   attempt=attempt)
+        write_retrying(stage_fail, stage_pk=stage.pk, error="cancelled", cancelled=True,
+                       resumable=True, attempt=attempt)
     except Exception as exc:  # the stage failed; the worker must live on
         log.exception("stage %s failed", stage.pk)
-        resumable = stage.resume_checkpoint() is not None
-        stage_fail(stage_pk=stage.pk, error=f"{type(exc).__name__}: {exc}", resumable=resumable,
-                   attempt=attempt)
+        resumable = retrying(stage.resume_checkpoint)() is not None
+        write_retrying(stage_fail, stage_pk=stage.pk, error=f"{type(exc).__name__}: {exc}",
+                       resumable=resumable, attempt=attempt)
     else:
-        stage_succeed(stage_pk=stage.pk, result=result, attempt=attempt)
+        write_retrying(stage_succeed, stage_pk=stage.pk, result=result, attempt=attempt)
 
 
+@retrying
 def model_path(stage: Stage) -> str:
     """The stage's model, pinned when it was queued (``services.stage_queue``)."""
     if stage.input_checkpoint_id:
@@ -84,6 +93,7 @@ def completion_format(stage: Stage) -> CompletionFormat:
                       params.get("special_token", "|special_token|"))
 
 
+@retrying
 def stage_examples(stage: Stage, role: str, split: str | None) -> list[Example]:
     versions = StageInput.objects.filter(stage=stage, role=role).values("version")
     rows = Example.objects.filter(version__in=versions).select_related("version__dataset")
@@ -116,7 +126,7 @@ def run_grpo_stage(stage: Stage) -> dict:
     extra_funcs = stage_reward_funcs(stage, fmt)  # loaded before any sampling starts
     examples = stage_examples(stage, StageInput.Role.TRAIN, "train")
     probes = probe_examples(stage)
-    resume = stage.resume_checkpoint() if stage.attempt > 1 else None
+    resume = retrying(stage.resume_checkpoint)() if stage.attempt > 1 else None
     with _sink(stage, examples + probes) as sink:
         result = run_grpo(
             model_path=model_path(stage),
@@ -133,8 +143,8 @@ def run_grpo_stage(stage: Stage) -> dict:
             probe_every=probe_settings(params).every,
         )
     if is_main_process():
-        checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path,
-                          final=True)
+        write_retrying(checkpoint_record, stage_pk=stage.pk, step=result.steps,
+                       path=result.checkpoint_path, final=True)
     return {"steps": result.steps, "completions_per_step": result.completions_per_step,
             "probe_rounds": result.probe_rounds, "probe_seconds": result.probe_seconds}
 
@@ -191,8 +201,8 @@ def run_sft_stage(stage: Stage) -> dict:
             max_new_tokens=params.get("max_new_tokens", 64),
         )
     if is_main_process():
-        checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path,
-                          final=True)
+        write_retrying(checkpoint_record, stage_pk=stage.pk, step=result.steps,
+                       path=result.checkpoint_path, final=True)
     return {"steps": result.steps, "train_loss": result.train_loss, "seconds": result.seconds}
 
 

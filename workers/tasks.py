@@ -15,9 +15,10 @@ log = logging.getLogger(__name__)
 @shared_task(name="r1web.run_stage")
 def run_stage(stage_pk: int) -> None:
     from r1web.runs.services import stage_claim
+    from workers.recording import write_retrying
     from workers.runner import execute
 
-    stage = stage_claim(stage_pk=stage_pk, worker=f"{socket.gethostname()}")
+    stage = write_retrying(stage_claim, stage_pk=stage_pk, worker=socket.gethostname())
     if stage is None:
         # Another delivery of this task already has it, or it was cancelled meanwhile.
         log.info("stage %s not claimable; skipping", stage_pk)

@@ -297,9 +297,12 @@ def stage_succeed(
     *, stage_pk: int, result: dict | None = None, attempt: int | None = None
 ) -> None:
     """Mark a running stage done and queue every stage that was waiting only on it.
-    With ``attempt``, only that attempt may succeed (see ``stage_fail``)."""
+    With ``attempt``, only that attempt may succeed (see ``stage_fail``); told again that
+    it succeeded (a worker retrying a write whose commit it did not see), it is done."""
     now = timezone.now()
     stage = Stage.objects.select_for_update().select_related("run").get(pk=stage_pk)
+    if attempt is not None and (stage.status, stage.attempt) == (Status.SUCCEEDED, attempt):
+        return
     if stage.status != Status.RUNNING:
         raise RunError(f"stage {stage.pk} is {stage.status}, not running")
     if attempt not in (None, stage.attempt):

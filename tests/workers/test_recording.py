@@ -255,3 +255,54 @@ def test_writes_gathered_together_keep_every_value_and_their_order_around_a_chec
     assert points == {1: 1.0, 2: 0.5, 3: 0.25}
     stage.refresh_from_db()
     assert stage.step == 3
+
+
+@postgres_only
+def test_a_stage_starting_while_the_database_restarts_reads_its_inputs_and_succeeds(
+        make_run, monkeypatch):
+    # bench/chaos.py: PostgreSQL restarted as a resumed stage read its examples. The read
+    # failed, the failure could not be recorded either, and the stage was reaped as dead.
+    from workers import runner
+
+    stage = make_run()
+    inputs = []
+
+    def starts_on_a_cut_connection(stage: Stage) -> dict:
+        terminate_backends(keep=0)  # this thread's connection among them
+        inputs.append(runner.stage_examples(stage, "train", "train"))
+        return {"examples": len(inputs[0])}
+
+    monkeypatch.setattr(runner, "run_grpo_stage", starts_on_a_cut_connection)
+    runner.execute(stage)
+
+    stage.refresh_from_db()
+    assert (stage.status, stage.error, stage.result) == ("succeeded", "", {"examples": 0})
+
+
+@postgres_only
+def test_a_stage_outcome_whose_connection_was_cut_is_still_recorded(make_run, monkeypatch):
+    from workers import runner
+
+    stage = make_run()
+
+    def fails_after_a_restart(stage: Stage) -> dict:
+        terminate_backends(keep=0)
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(runner, "run_grpo_stage", fails_after_a_restart)
+    runner.execute(stage)
+
+    stage.refresh_from_db()
+    assert (stage.status, stage.error) == ("failed", "RuntimeError: out of memory")
+
+
+def test_a_success_told_twice_by_the_same_attempt_is_recorded_once(make_run):
+    # A retried write whose first commit went through unseen.
+    from r1web.runs.services import stage_succeed
+
+    stage = make_run(attempt=2)
+    stage_succeed(stage_pk=stage.pk, result={"steps": 3}, attempt=2)
+    stage_succeed(stage_pk=stage.pk, result={"steps": 3}, attempt=2)
+
+    stage.refresh_from_db()
+    assert (stage.status, stage.result) == ("succeeded", {"steps": 3})
