@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 from django import forms
+from django.utils.datastructures import MultiValueDict
 
 from r1web.traces.models import FlagLabel
 from workers.domain.rejection import KEPT, VERDICTS
@@ -77,7 +80,18 @@ class FlagForm(forms.Form):
 
 
 def cleaned(params) -> dict:
-    """The valid filters of ``params``; an invalid value is ignored, not an error page."""
+    """The valid filters of ``params``; an invalid value is ignored, not an error page.
+
+    A page asks for these a dozen times (every query it plans), and a form costs a deep
+    copy of its fields; the filters are plain values of the parameters alone, so each
+    set of parameters is cleaned once. The caller gets a dict of its own to change."""
+    key = tuple((name, tuple(values)) for name, values in params.lists())
+    return dict(_cleaned(key))
+
+
+@functools.lru_cache(maxsize=256)
+def _cleaned(key: tuple) -> dict:
+    params = MultiValueDict({name: list(values) for name, values in key})
     form = TraceFilterForm(params)
     form.is_valid()
     return {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
