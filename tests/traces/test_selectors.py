@@ -202,3 +202,34 @@ def test_a_rare_word_is_found_through_the_text_index_and_a_common_one_by_walking
     expected = [s.pk for s in everything if "recheck" in s.completion][:50]
     assert [s.pk for s in page.samples] == expected
     assert page.next_cursor == str(expected[-1])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="the trigram index is PostgreSQL's")
+def test_a_rare_words_pages_read_in_widening_slices_are_those_of_the_whole_search(
+        make_run, monkeypatch):
+    from r1web.traces import selectors
+    from r1web.traces.services import samples_record
+    from workers.domain.base import SampleRecord
+
+    stage = make_run()
+    samples_record(stage=stage, records=[
+        SampleRecord(step=n // 8, group=0, index=n % 8, prompt="p",
+                     completion="reconsider it" if n % 50 == 7 else "go on", think="",
+                     answer="", reference="", rewards={}, reward=0.0, advantage=0.0,
+                     length_tokens=2, correct=False, format_ok=False)
+        for n in range(3000)])
+    # An estimate 50 times too high: the first slice (1,000 ids) holds 20 of the 60
+    # matches, and is widened.
+    plan = selectors.SearchPlan(matches=3000, rows=3000, by_text_index=True)
+    monkeypatch.setattr(selectors, "_search_plan", lambda params, size: plan)
+    expected = list(Sample.objects.filter(run=stage.run, completion="reconsider it")
+                    .order_by("-id").values_list("id", flat=True))
+    assert len(expected) == 60
+
+    first = samples_page(q(f"run={stage.run_id}&q=reconsider"))
+    second = samples_page(q(f"run={stage.run_id}&q=reconsider&after={first.next_cursor}"))
+
+    assert [s.pk for s in first.samples] == expected[:50]
+    assert [s.pk for s in second.samples] == expected[50:]
+    assert second.next_cursor is None
