@@ -1,4 +1,4 @@
-"""A run's figures, computed once per change of the data behind them.
+"""A run's figures and aha step, computed once per change of the data behind them.
 
 Everyone watching a live run polls its charts every few seconds (``charts.js``), and
 between two writes of the worker they all get the same figures: building them from the
@@ -62,6 +62,15 @@ def run_figures_json(
         return json.dumps(figures, cls=DjangoJSONEncoder)
 
     return _cached(key + ":json", encoded)
+
+
+def run_aha(run: Run, stages: Sequence[Stage] | None = None):
+    """``selectors.run_aha``, from the cache while nothing it reads has changed: it reads
+    every step's sample counts, 50,000 points (about 100 ms) for a run of 25,000 steps,
+    to show one step at the top of the run's page."""
+    text = repr(data_stamp([run]))
+    key = "run-aha:" + hashlib.sha256(text.encode()).hexdigest()
+    return _cached(key, lambda: selectors.run_aha(run, stages))
 
 
 def _cached(key: str, build):

@@ -12,8 +12,9 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from r1web.runs import charts, compare, rollups
+from r1web.runs.chart_cache import run_aha
 from r1web.runs.models import MetricPoint, MetricRollup, Run, Stage, StageKind
-from r1web.runs.selectors import LOGGED_KEYS, eval_columns, run_aha, training_stage_ids
+from r1web.runs.selectors import LOGGED_KEYS, eval_columns, training_stage_ids
 from r1web.traces.forms import TRAINING
 
 # The training series the summary tells the run's story with: (series, label, printed as).

@@ -102,3 +102,35 @@ def test_overlaid_runs_keep_their_order_and_a_renamed_run_its_new_name(viewer, l
     other.run.save()
     names = [t["name"] for t in viewer.get(url, {"compare": other.run_id}).json()["figures"]["kl"]["data"]]
     assert any("renamed" in name for name in names)
+
+
+def test_the_aha_step_is_found_once_per_change_of_the_samples(make_run, monkeypatch):
+    # A 25,000-step run reads 50,000 per-step counts to find it: every run page did.
+    from r1web.runs import chart_cache
+    from r1web.traces.services import samples_record
+    from workers.domain.base import SampleRecord
+
+    stage = make_run(total_steps=20)
+
+    def steps(first: int, last: int, phrases: list[str]) -> None:
+        samples_record(stage=stage, records=[
+            SampleRecord(step=step, group=0, index=index, prompt="p", completion="c",
+                         think="", answer="", reference="", rewards={}, reward=0.0,
+                         advantage=0.0, length_tokens=2, correct=False, format_ok=True,
+                         reflection_phrases=phrases)
+            for step in range(first, last + 1) for index in range(8)])
+
+    finds = []
+    real = selectors.run_aha
+    monkeypatch.setattr(selectors, "run_aha",
+                        lambda *args: finds.append(args) or real(*args))
+    steps(1, 6, [])
+    assert chart_cache.run_aha(stage.run)[0] is None
+    assert chart_cache.run_aha(stage.run)[0] is None
+    assert len(finds) == 1
+
+    steps(7, 16, ["wait"])  # from step 7 on, every sample reflects
+    aha, examples = chart_cache.run_aha(stage.run)
+    assert aha is not None and aha.step == 7
+    assert {sample.step for sample in examples} == {7}
+    assert len(finds) == 2
