@@ -53,6 +53,9 @@ def main() -> None:
     parser.add_argument("--extra", action="append", default=[],
                         help="an extra run_recipe argument for every run (repeatable)")
     args = parser.parse_args()
+    # A new database (as its docstring's DATABASE_URL may name) is made ready first.
+    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT,
+                   check=True)
     tag = uuid.uuid4().hex[:6]
     alone = finish(*start(f"alone-{tag}", 98, args.extra))
     print(f"alone:    {alone:6.1f} s", flush=True)
