@@ -40,7 +40,7 @@ def run_figures(
     stages: Sequence[Stage] | None = None,
 ) -> dict:
     """``selectors.run_figures``, from the cache while nothing it reads has changed."""
-    key = _key(runs, x_range, points, smoothing, stage_key)
+    key = _key(runs, "figures", x_range, points, smoothing, stage_key)
     return _cached(key, lambda: selectors.run_figures(runs, x_range, points, smoothing,
                                                       stage_key, stages))
 
@@ -54,7 +54,8 @@ def run_figures_json(
 ) -> str:
     """``run_figures`` as JSON text, itself kept: encoding a run's figures (about 200 kB)
     cost a chart poll as much again as reading them from the cache."""
-    key = _key(runs, x_range, points, smoothing, stage_key)  # one stamp for both entries
+    # One stamp for both entries.
+    key = _key(runs, "figures", x_range, points, smoothing, stage_key)
 
     def encoded() -> str:
         figures = _cached(key, lambda: selectors.run_figures(runs, x_range, points,
@@ -68,9 +69,7 @@ def run_aha(run: Run, stages: Sequence[Stage] | None = None):
     """``selectors.run_aha``, from the cache while nothing it reads has changed: it reads
     every step's sample counts, 50,000 points (about 100 ms) for a run of 25,000 steps,
     to show one step at the top of the run's page."""
-    text = repr(data_stamp([run]))
-    key = "run-aha:" + hashlib.sha256(text.encode()).hexdigest()
-    return _cached(key, lambda: selectors.run_aha(run, stages))
+    return _cached(_key([run], "aha"), lambda: selectors.run_aha(run, stages))
 
 
 def _cached(key: str, build):
@@ -81,10 +80,10 @@ def _cached(key: str, build):
     return value
 
 
-def _key(runs, x_range, points, smoothing, stage_key) -> str:
-    asked = (x_range, points, smoothing, stage_key)
+def _key(runs: Sequence[Run], what: str, *asked) -> str:
+    """The cache key of ``what`` for ``runs`` as asked: it changes with their data."""
     text = repr((data_stamp(runs), asked))
-    return "run-figures:" + hashlib.sha256(text.encode()).hexdigest()
+    return f"run-{what}:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def data_stamp(runs: Sequence[Run]) -> tuple:
