@@ -74,6 +74,29 @@ def test_hostile_completions_are_escaped(client, charlie, make_run, make_samples
         assert 'href="javascript:' not in page, url
 
 
+def test_every_column_of_the_trace_table_escapes_what_people_and_models_wrote(
+    client, charlie, make_run, make_samples
+):
+    from r1web.traces.columns import COLUMNS
+    from r1web.traces.models import Flag
+
+    stage = make_run()
+    stage.name = HOSTILE[:100]
+    stage.save(update_fields=["name"])
+    make_samples(stage, steps=1, groups=1, per_group=1, completion=HOSTILE, prompt=HOSTILE,
+                 reflection_phrases=[HOSTILE], verdict=HOSTILE[:40])
+    sample = Sample.objects.get()
+    Flag.objects.create(sample=sample, run=sample.run, step=1, label="custom",
+                        custom_label=HOSTILE[:100], created_by=charlie)
+    client.force_login(charlie)
+    page = client.get(reverse("traces:list"), {"cols": list(COLUMNS)}).content.decode()
+    assert page.count('class="sample-row"') == 1
+    assert "<script>" not in page and "<img src=x" not in page
+    assert 'href="javascript:' not in page
+    # Shown as text, in the stage's, the reflection's and the flag's cells.
+    assert page.count("&lt;script&gt;window.pwned=1&lt;/script&gt;") >= 5
+
+
 def test_a_curator_flags_with_htmx_and_gets_the_flags_fragment(client, bob, samples):
     client.force_login(bob)
     sample = Sample.objects.first()
