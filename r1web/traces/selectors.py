@@ -129,10 +129,14 @@ def filter_samples(params: QueryDict, *, bounded: bool = True) -> QuerySet[Sampl
     if "flagged" in filters:
         samples = samples.filter(pk__in=_flagged(filters["flagged"], filters.get("flag_label")))
     if "q" in filters:
-        samples = samples.filter(Q(completion__icontains=filters["q"]) | Q(prompt__icontains=filters["q"]))
+        samples = _searched(samples, filters["q"])
     field, descending = SORT_FIELDS[filters.get("sort", "newest")]
     prefix = "-" if descending else ""
     return samples.order_by(f"{prefix}{field}", f"{prefix}id")
+
+
+def _searched(samples: QuerySet, text: str) -> QuerySet:
+    return samples.filter(Q(completion__icontains=text) | Q(prompt__icontains=text))
 
 
 def _within(samples: QuerySet, field: str, value: int) -> QuerySet:
@@ -265,11 +269,17 @@ def _finite_float(text: str) -> float:
 
 
 def samples_page(params: QueryDict, size: int = PAGE_SIZE) -> Page:
-    matching = filter_samples(params)
+    # The filter without its search, then the search: a run's id bounds are read once,
+    # though a search read through the text index needs the unsearched scope too.
+    unsearched = filter_samples(_without_search(params))
+    text = cleaned(params).get("q")
+    matching = _searched(unsearched, text) if text else unsearched
     samples = after_cursor(matching, params, params.get("after"))
     plan = _search_plan(params, size)
     samples = samples.select_related("stage")
-    ids = _newest_ids(params) if plan.by_text_index and sort_of(params)[0] == "id" else None
+    ids = None
+    if plan.by_text_index and sort_of(params)[0] == "id":
+        ids = _newest_ids(after_cursor(unsearched, params, params.get("after")))
     with _text_index_only(plan.by_text_index):
         if ids:
             rows = _newest_in_slices(samples, size + 1, plan, *ids)
@@ -320,10 +330,9 @@ def _without_search(params: QueryDict) -> QueryDict:
     return params
 
 
-def _newest_ids(params: QueryDict) -> tuple[int, int] | None:
-    """The lowest and highest id the page may show, searched or not (read before the
-    btree indexes are set aside: they find both at once)."""
-    scope = after_cursor(filter_samples(_without_search(params)), params, params.get("after"))
+def _newest_ids(scope: QuerySet) -> tuple[int, int] | None:
+    """The lowest and highest id of ``scope``, the page's samples before the search (read
+    before the btree indexes are set aside: they find both at once)."""
     ids = scope.order_by().values_list("id", flat=True)
     low, high = ids.order_by("id").first(), ids.order_by("-id").first()
     return None if low is None else (low, high)

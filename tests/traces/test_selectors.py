@@ -5,6 +5,7 @@ import re
 import pytest
 from django.db import connection, transaction
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 
 from r1web.traces.models import Flag, Sample
 from r1web.traces.selectors import Total, filter_samples, neighbours, samples_page
@@ -192,8 +193,12 @@ def test_a_rare_word_is_found_through_the_text_index_and_a_common_one_by_walking
         cursor.execute("ANALYZE traces_sample")
     everything = Sample.objects.filter(run=stage.run).order_by("-id")
 
-    page = samples_page(q(f"run={stage.run_id}&q=Reconsider"))
+    with CaptureQueriesContext(connection) as read:
+        page = samples_page(q(f"run={stage.run_id}&q=Reconsider"))
     assert page.by_text_index
+    # The run's id bounds, the scope's and the search's plan are each read once.
+    statements = [query["sql"] for query in read.captured_queries]
+    assert len(statements) == len(set(statements))
     assert [s.completion for s in page.samples] == ["reconsider 2", "reconsider 1",
                                                      "reconsider 0"]
 
