@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",  # Django's widget templates, for FORM_RENDERER below
     "django_htmx",
     "template_partials",
     "axes",
@@ -60,6 +61,10 @@ INSTALLED_APPS = [
     "r1web.audit",
     "r1web.ingest",
 ]
+
+# Widgets render through the project's engine (its cached loader, and templates/ can
+# override a widget's template: traces/widgets/select.html).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

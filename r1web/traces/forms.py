@@ -42,6 +42,13 @@ SORTS = [
 ]
 
 
+class FlatSelect(forms.Select):
+    """A select rendered by one template (no optgroups): Django's includes two templates
+    per option, and the filter form is shown on every full trace-browser page."""
+
+    template_name = "traces/widgets/select.html"
+
+
 class TraceFilterForm(forms.Form):
     run = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     stage = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
@@ -50,16 +57,16 @@ class TraceFilterForm(forms.Form):
     step_max = forms.IntegerField(required=False, min_value=0, max_value=MAX_STEP, label="to")
     reward_min = forms.FloatField(required=False, label="Reward from")
     reward_max = forms.FloatField(required=False, label="to")
-    correct = forms.ChoiceField(required=False, choices=YES_NO)
-    format_ok = forms.ChoiceField(required=False, choices=YES_NO, label="Format ok")
-    reflection = forms.ChoiceField(required=False, choices=YES_NO, label="Has reflection")
-    flagged = forms.ChoiceField(required=False, choices=FLAGGED)
+    correct = forms.ChoiceField(required=False, choices=YES_NO, widget=FlatSelect)
+    format_ok = forms.ChoiceField(required=False, choices=YES_NO, widget=FlatSelect, label="Format ok")
+    reflection = forms.ChoiceField(required=False, choices=YES_NO, widget=FlatSelect, label="Has reflection")
+    flagged = forms.ChoiceField(required=False, choices=FLAGGED, widget=FlatSelect)
     # Rejection sampling's verdict: kept, or why the sample was dropped.
-    verdict = forms.ChoiceField(required=False, choices=VERDICT_CHOICES)
+    verdict = forms.ChoiceField(required=False, choices=VERDICT_CHOICES, widget=FlatSelect)
     flag_label = forms.CharField(required=False, max_length=100, label="Custom label")
     q = forms.CharField(required=False, max_length=200, label="Text")
-    sort = forms.ChoiceField(required=False, choices=SORTS)
-    samples = forms.ChoiceField(required=False, choices=PHASES)
+    sort = forms.ChoiceField(required=False, choices=SORTS, widget=FlatSelect)
+    samples = forms.ChoiceField(required=False, choices=PHASES, widget=FlatSelect)
 
 
 # Parameters that choose how samples are shown, not which: they never narrow a filter.
