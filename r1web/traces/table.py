@@ -2,7 +2,7 @@
 
 A page is 50 rows of up to 14 cells. Through the template engine, with a ``{% if %}`` per
 column and a variable lookup per value, the rows took 18 ms of a 43 ms page (a million
-samples, 2-core host); built here they take about 2 ms. The markup is the one the
+samples, 2-core host); built here they take 2 to 4 ms. The markup is the one the
 template had, and it is escaped the same way: every value goes through ``html.escape``
 (what Django's ``escape`` calls) unless it is markup built here or by ``highlight_hits``,
 so what a model or a user wrote is never markup.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from html import escape
 
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.safestring import SafeData, SafeString, mark_safe
 
 from r1web.traces.highlight import highlight_hits
@@ -31,22 +31,24 @@ def _text(value) -> str:
 class _Url:
     """A URL pattern reversed once: ``reverse()`` per row was a fifth of the rows' time.
 
-    Reversing with a sentinel for each (integer) argument gives the URL's fixed parts.
+    Reversing with a sentinel for each (integer) argument gives the URL's fixed parts,
+    kept per script prefix (the one part of a reversed URL a deployment may change).
     """
 
     SENTINEL = 918273645
 
     def __init__(self, name: str, arity: int):
         self.name, self.arity = name, arity
-        self.parts: list[str] | None = None
+        self.parts: dict[str, list[str]] = {}
 
     def __call__(self, *args: int) -> str:
-        if self.parts is None:  # reversed on first use: URLconf is loaded by then
-            self.parts = reverse(self.name, args=[self.SENTINEL] * self.arity).split(
-                str(self.SENTINEL)
-            )
-        pieces = [self.parts[0]]
-        for arg, part in zip(args, self.parts[1:], strict=True):
+        prefix = get_script_prefix()
+        if prefix not in self.parts:
+            url = reverse(self.name, args=[self.SENTINEL] * self.arity)
+            self.parts[prefix] = url.split(str(self.SENTINEL))
+        first, *rest = self.parts[prefix]
+        pieces = [first]
+        for arg, part in zip(args, rest, strict=True):
             pieces += [str(int(arg)), part]
         return "".join(pieces)
 
