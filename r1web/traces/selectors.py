@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -207,6 +208,8 @@ class Page:
     # up in the trigram index (``_search_by_text_index``): the count does the same.
     estimate: int | None = None
     by_text_index: bool = False
+    # How long the page's rows took to read through the trigram index, in ms.
+    read_ms: float = 0.0
 
 
 def sort_of(params: QueryDict) -> tuple[str, bool]:
@@ -280,16 +283,18 @@ def samples_page(params: QueryDict, size: int = PAGE_SIZE) -> Page:
     ids = None
     if plan.by_text_index and sort_of(params)[0] == "id":
         ids = _newest_ids(after_cursor(unsearched, params, params.get("after")))
+    started = time.perf_counter()
     with _text_index_only(plan.by_text_index):
         if ids:
             rows = _newest_in_slices(samples, size + 1, plan, *ids)
         else:
             rows = list(samples[: size + 1])
-        prefetch_related_objects(rows, "flags")
+    read_ms = (time.perf_counter() - started) * 1000
+    prefetch_related_objects(rows, "flags")
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, cursor_of(rows[-1], params) if more and rows else None, matching,
-                plan.matches, plan.by_text_index)
+                plan.matches, plan.by_text_index, read_ms)
 
 
 WALK_AT_MOST = 5000  # rows a text search may test one by one (a few ms) for a page
@@ -405,7 +410,10 @@ def count_samples(params: QueryDict, page: Page) -> Total:
     # Counted through the trigram index, every match is a page of the table read: past
     # EXACT_UP_TO expected, that cannot end within the budget.
     largest = EXACT_UP_TO if page.by_text_index else ESTIMATE_ABOVE
-    if estimate <= largest:
+    # Counting through the trigram index reads every match the page read, and more: when
+    # the page alone took the whole budget, the count would only be cancelled.
+    futile = page.by_text_index and page.read_ms > COUNT_BUDGET_MS
+    if estimate <= largest and not futile:
         with _text_index_only(page.by_text_index):
             counted = _count_within(matching, COUNT_BUDGET_MS)
         if counted is not None:
