@@ -18,6 +18,10 @@ def stage(make_run, make_samples):
     return stage
 
 
+TRIGRAM_INDEX = pytest.mark.skipif(connection.vendor != "postgresql",
+                                   reason="the trigram index is PostgreSQL's")
+
+
 def q(text: str) -> QueryDict:
     return QueryDict(text)
 
@@ -209,25 +213,32 @@ def test_a_rare_word_is_found_through_the_text_index_and_a_common_one_by_walking
     assert page.next_cursor == str(expected[-1])
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql",
-                    reason="the trigram index is PostgreSQL's")
-def test_a_rare_words_pages_read_in_widening_slices_are_those_of_the_whole_search(
-        make_run, monkeypatch):
+def _searched_through_the_index(stage, monkeypatch, every: int, samples: int, estimate: int):
+    """``stage`` with ``samples`` samples, one in ``every`` "reconsider it", the rest
+    "go on"; searches read through the trigram index, the planner expecting ``estimate``
+    matches."""
     from r1web.traces import selectors
     from r1web.traces.services import samples_record
     from workers.domain.base import SampleRecord
 
-    stage = make_run()
     samples_record(stage=stage, records=[
         SampleRecord(step=n // 8, group=0, index=n % 8, prompt="p",
-                     completion="reconsider it" if n % 50 == 7 else "go on", think="",
+                     completion="reconsider it" if n % every == 7 else "go on", think="",
                      answer="", reference="", rewards={}, reward=0.0, advantage=0.0,
                      length_tokens=2, correct=False, format_ok=False)
-        for n in range(3000)])
+        for n in range(samples)])
+    plan = selectors.SearchPlan(matches=estimate, rows=samples, by_text_index=True)
+    monkeypatch.setattr(selectors, "_search_plan", lambda params, size: plan)
+    return stage
+
+
+@TRIGRAM_INDEX
+def test_a_rare_words_pages_read_in_widening_slices_are_those_of_the_whole_search(
+        make_run, monkeypatch):
     # An estimate 50 times too high: the first slice (1,000 ids) holds 20 of the 60
     # matches, and is widened.
-    plan = selectors.SearchPlan(matches=3000, rows=3000, by_text_index=True)
-    monkeypatch.setattr(selectors, "_search_plan", lambda params, size: plan)
+    stage = _searched_through_the_index(make_run(), monkeypatch, every=50, samples=3000,
+                                        estimate=3000)
     expected = list(Sample.objects.filter(run=stage.run, completion="reconsider it")
                     .order_by("-id").values_list("id", flat=True))
     assert len(expected) == 60
@@ -240,25 +251,15 @@ def test_a_rare_words_pages_read_in_widening_slices_are_those_of_the_whole_searc
     assert second.next_cursor is None
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql",
-                    reason="the trigram index is PostgreSQL's")
+@TRIGRAM_INDEX
 def test_a_rare_word_is_not_counted_when_reading_its_page_took_the_whole_budget(
         make_run, monkeypatch):
     # At 10M samples a rare word's page took 40 ms through the trigram index; its count,
     # which reads every match, was cancelled at 10 ms every time: 14 ms for nothing.
     from r1web.traces import selectors
-    from r1web.traces.services import samples_record
-    from workers.domain.base import SampleRecord
 
-    stage = make_run()
-    samples_record(stage=stage, records=[
-        SampleRecord(step=n // 8, group=0, index=n % 8, prompt="p",
-                     completion="reconsider it" if n % 10 == 7 else "go on", think="",
-                     answer="", reference="", rewards={}, reward=0.0, advantage=0.0,
-                     length_tokens=2, correct=False, format_ok=False)
-        for n in range(800)])
-    plan = selectors.SearchPlan(matches=80, rows=800, by_text_index=True)
-    monkeypatch.setattr(selectors, "_search_plan", lambda params, size: plan)
+    stage = _searched_through_the_index(make_run(), monkeypatch, every=10, samples=800,
+                                        estimate=80)
     params = q(f"run={stage.run_id}&q=reconsider")
 
     monkeypatch.setattr(selectors, "COUNT_BUDGET_MS", 10_000)
