@@ -208,7 +208,8 @@ class Page:
     # up in the trigram index (``_search_by_text_index``): the count does the same.
     estimate: int | None = None
     by_text_index: bool = False
-    # How long the page's rows took to read through the trigram index, in ms.
+    # How long reading the page's rows took, in ms: a count through the trigram index
+    # reads more than that (``count_samples``).
     read_ms: float = 0.0
 
 
