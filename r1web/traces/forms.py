@@ -58,8 +58,10 @@ class TraceFilterForm(forms.Form):
     reward_min = forms.FloatField(required=False, label="Reward from")
     reward_max = forms.FloatField(required=False, label="to")
     correct = forms.ChoiceField(required=False, choices=YES_NO, widget=FlatSelect)
-    format_ok = forms.ChoiceField(required=False, choices=YES_NO, widget=FlatSelect, label="Format ok")
-    reflection = forms.ChoiceField(required=False, choices=YES_NO, widget=FlatSelect, label="Has reflection")
+    format_ok = forms.ChoiceField(required=False, choices=YES_NO, widget=FlatSelect,
+                                  label="Format ok")
+    reflection = forms.ChoiceField(required=False, choices=YES_NO, widget=FlatSelect,
+                                   label="Has reflection")
     flagged = forms.ChoiceField(required=False, choices=FLAGGED, widget=FlatSelect)
     # Rejection sampling's verdict: kept, or why the sample was dropped.
     verdict = forms.ChoiceField(required=False, choices=VERDICT_CHOICES, widget=FlatSelect)
