@@ -278,12 +278,10 @@ def samples_page(params: QueryDict, size: int = PAGE_SIZE) -> Page:
     unsearched = filter_samples(_without_search(params))
     text = cleaned(params).get("q")
     matching = _searched(unsearched, text) if text else unsearched
-    samples = after_cursor(matching, params, params.get("after"))
+    scope = after_cursor(unsearched, params, params.get("after"))
+    samples = (_searched(scope, text) if text else scope).select_related("stage")
     plan = _search_plan(params, size)
-    samples = samples.select_related("stage")
-    ids = None
-    if plan.by_text_index and sort_of(params)[0] == "id":
-        ids = _newest_ids(after_cursor(unsearched, params, params.get("after")))
+    ids = _newest_ids(scope) if plan.by_text_index and sort_of(params)[0] == "id" else None
     started = time.perf_counter()
     with _text_index_only(plan.by_text_index):
         if ids:
