@@ -30,6 +30,7 @@ from django.db import (
     transaction,
 )
 
+from r1web.runs import rollups
 from r1web.runs.models import Stage
 from r1web.runs.services import (
     checkpoint_record,
@@ -263,6 +264,7 @@ def _merged(pending: list[tuple[Callable, dict]]) -> list[tuple[Callable, dict]]
         if func is samples_record:
             if merged["samples"] is None:
                 merged["samples"] = {**kwargs, "records": []}
+                merged["stage_pk"] = kwargs["stage"].pk
             merged["samples"]["records"] += kwargs["records"]
         elif func is metrics_record:
             merged["stage_pk"] = kwargs["stage_pk"]
@@ -276,11 +278,15 @@ def _merged(pending: list[tuple[Callable, dict]]) -> list[tuple[Callable, dict]]
 def _record_together(*, samples: dict | None, points: dict, progress: dict | None,
                      stage_pk: int | None = None) -> None:
     """One transaction for what ``coalesce`` merged; each part is idempotent, so a retry
-    after a lost commit stores nothing twice."""
-    if samples is not None:
-        samples_record(**samples)
-    if points:
-        metrics_record_steps(stage_pk=stage_pk, points=points)
+    after a lost commit stores nothing twice. The chart summaries of the samples' and
+    the metrics' steps are refreshed once, together."""
+    if stage_pk is not None:
+        summaries = rollups.Summaries(stage_pk)
+        if samples is not None:
+            samples_record(**samples, summaries=summaries)
+        if points:
+            metrics_record_steps(stage_pk=stage_pk, points=points, summaries=summaries)
+        summaries.refresh()
     if progress is not None:
         stage_heartbeat(**progress)
 

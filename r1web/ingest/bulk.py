@@ -3,8 +3,9 @@
 Samples go through ``r1web.traces.bulk``, as r1web's own sink's do: COPY on PostgreSQL,
 a position already stored (stage, step, group, index) skipped whatever the batch holds.
 
-Metric points: one upsert for the whole batch (the last value of a key at a step wins),
-then one refresh of the chart summaries over the steps it touched.
+Metric points: one upsert for the whole batch (the last value of a key at a step wins).
+A batch's samples and metrics refresh the chart summaries of the steps they touched
+once, together (``rollups.Summaries``).
 """
 
 from __future__ import annotations
@@ -21,16 +22,27 @@ from r1web.traces.bulk import BULK, sample_values, samples_store
 from workers.domain.base import SampleRecord
 
 
-def samples_insert(*, stage: Stage, records: list[SampleRecord]) -> int | None:
-    """Store ``records``, skipping positions already stored. Returns how many rows were
-    new where the database can say (PostgreSQL), else None."""
-    return samples_store([sample_values(stage, record, {}) for record in records])
+@transaction.atomic(savepoint=False)  # the COPY keeps its own savepoint (traces.bulk)
+def samples_insert(*, stage: Stage, records: list[SampleRecord],
+                   summaries: rollups.Summaries | None = None) -> int | None:
+    """Store ``records``, skipping positions already stored, and the per-step sample
+    statistics of their steps (reward, accuracy, length and reflection curves, as a
+    worker's sink keeps them: a script may log none of these, an imported dump has no
+    metrics at all). Returns how many rows were new where the database can say
+    (PostgreSQL), else None."""
+    new = samples_store([sample_values(stage, record, {}) for record in records])
+    if records:
+        rollups.sample_steps_refresh(stage_pk=stage.pk, steps={r.step for r in records},
+                                     summaries=summaries)
+    return new
 
 
 @transaction.atomic
-def metrics_upsert(*, stage_pk: int, points: Iterable[tuple[int, dict[str, float]]]) -> int:
+def metrics_upsert(*, stage_pk: int, points: Iterable[tuple[int, dict[str, float]]],
+                   summaries: rollups.Summaries | None = None) -> int:
     """Store ``(step, {key: value})`` points (values already finite) and refresh the
-    chart summaries of the steps they fall in. Returns the number of points."""
+    chart summaries of the steps they fall in (now, or with the caller's ``summaries``).
+    Returns the number of points."""
     latest: dict[tuple[str, int], float] = {}
     for step, values in points:
         for key, value in values.items():
@@ -49,8 +61,8 @@ def metrics_upsert(*, stage_pk: int, points: Iterable[tuple[int, dict[str, float
         update_fields=["value"],
     )
     steps = [step for _, step in latest]
-    keys = sorted({key for key, _ in latest})
-    rollups.refresh(stage_pk=stage_pk, keys=keys, first_step=min(steps), last_step=max(steps))
+    with rollups.summaries_of(stage_pk, summaries) as touched:
+        touched.wrote({key for key, _ in latest}, min(steps), max(steps))
     return len(rows)
 
 

@@ -20,6 +20,7 @@ from r1web.audit.services import audit_record
 from r1web.ingest import bulk, schema
 from r1web.ingest.models import ApiToken, ExternalRun
 from r1web.ingest.rows import to_records
+from r1web.runs import rollups
 from r1web.runs.models import Recipe, Run, Stage, StageKind, Status
 from r1web.runs.services import run_refresh, stage_fail, stage_succeed
 from r1web.safe_text import db_json, db_text
@@ -162,8 +163,11 @@ def external_records_store(*, external: ExternalRun, records: schema.Records) ->
     True once someone cancelled the run in r1web (the client stops training)."""
     stage = external_stage(external)
     fmt = stage.params.get("completion_format", "r1-zero")
-    new = bulk.samples_insert(stage=stage, records=to_records(records.samples, fmt))
-    points = bulk.metrics_upsert(stage_pk=stage.pk, points=records.metrics)
+    summaries = rollups.Summaries(stage.pk)
+    new = bulk.samples_insert(stage=stage, records=to_records(records.samples, fmt),
+                              summaries=summaries)
+    points = bulk.metrics_upsert(stage_pk=stage.pk, points=records.metrics, summaries=summaries)
+    summaries.refresh()
     if records.progress is not None:
         bulk.progress_update(stage_pk=stage.pk, step=records.progress[0], total=records.progress[1])
     stage.refresh_from_db(fields=["cancel_requested", "status"])
@@ -214,16 +218,20 @@ def rollouts_import(
     stage = external_stage(external)
     chunk: list[dict] = []
     last_step = 0
+    summaries = rollups.Summaries(stage.pk)  # the charts' blocks, refreshed once at the end
     for sample in samples:
         chunk.append(sample)
         last_step = max(last_step, sample["step"])
         if len(chunk) >= INSERT_CHUNK:
-            bulk.samples_insert(stage=stage, records=to_records(chunk, completion_format))
+            bulk.samples_insert(stage=stage, records=to_records(chunk, completion_format),
+                                summaries=summaries)
             chunk = []
     if chunk:
-        bulk.samples_insert(stage=stage, records=to_records(chunk, completion_format))
+        bulk.samples_insert(stage=stage, records=to_records(chunk, completion_format),
+                            summaries=summaries)
     if not stage.samples.exists():
         raise IngestError("no completions to import")
+    summaries.refresh()
     bulk.progress_update(stage_pk=stage.pk, step=last_step, total=last_step)
     stage_succeed(stage_pk=stage.pk)
     external.run.refresh_from_db()

@@ -9,7 +9,8 @@ CSV and zoomed-in charts read those.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import transaction
 from django.db.models import (
@@ -71,7 +72,47 @@ def _lower_rows(stage_pk: int, keys: Sequence[str], level: int, lo: int, hi: int
         yield key, (block * size, low, high, last_step, last, count)
 
 
-@transaction.atomic
+class Summaries:
+    """The blocks one transaction's writes to a stage touched, refreshed together.
+
+    A worker's flush stores samples (and their ``samples/…`` points) and TRL's metrics
+    in one transaction; refreshed per write, every block would be read, deleted and
+    rewritten twice (nine statements each time). Writers note what they wrote here and
+    the transaction refreshes it once, before it commits. A writer given none refreshes
+    at once (``summaries_of``).
+    """
+
+    def __init__(self, stage_pk: int) -> None:
+        self.stage_pk = stage_pk
+        self.keys: set[str] = set()
+        self.first_step: int | None = None
+        self.last_step: int | None = None
+
+    def wrote(self, keys: Iterable[str], first_step: int, last_step: int) -> None:
+        self.keys.update(keys)
+        self.first_step = first_step if self.first_step is None else min(self.first_step, first_step)
+        self.last_step = last_step if self.last_step is None else max(self.last_step, last_step)
+
+    def refresh(self) -> None:
+        if self.keys:
+            refresh(stage_pk=self.stage_pk, keys=sorted(self.keys), first_step=self.first_step,
+                    last_step=self.last_step)
+            self.keys.clear()
+            self.first_step = self.last_step = None
+
+
+@contextmanager
+def summaries_of(stage_pk: int, summaries: Summaries | None) -> Iterator[Summaries]:
+    """``summaries`` when a caller collects them, else ones refreshed when the block ends."""
+    if summaries is not None:
+        yield summaries
+        return
+    own = Summaries(stage_pk)
+    yield own
+    own.refresh()
+
+
+@transaction.atomic(savepoint=False)  # inside its caller's transaction: nothing to undo apart
 def refresh(*, stage_pk: int, keys: Sequence[str], first_step: int, last_step: int) -> None:
     """Recompute every block that holds a step in first_step..last_step, at every level.
 
@@ -147,10 +188,12 @@ SAMPLE_STATS = {
 SAMPLE_KEYS = tuple(SAMPLE_PREFIX + name for name in SAMPLE_STATS)
 
 
-@transaction.atomic
-def sample_steps_refresh(*, stage_pk: int, steps: Iterable[int] | None = None) -> int:
+@transaction.atomic(savepoint=False)
+def sample_steps_refresh(*, stage_pk: int, steps: Iterable[int] | None = None,
+                         summaries: Summaries | None = None) -> int:
     """Recompute the ``samples/…`` points of these steps (every step when None) from the
-    stage's samples, and their block summaries. Call it after samples were written.
+    stage's samples, and their block summaries (now, or with the caller's ``summaries``).
+    Call it after samples were written.
 
     A step's samples may come in several batches: each refresh re-reads the whole step
     (an index range), so the points are right whatever the order. Returns the steps done.
@@ -182,8 +225,8 @@ def sample_steps_refresh(*, stage_pk: int, steps: Iterable[int] | None = None) -
         update_fields=["value"],
     )
     if rows:
-        refresh(stage_pk=stage_pk, keys=SAMPLE_KEYS, first_step=rows[0]["step"],
-                last_step=rows[-1]["step"])
+        with summaries_of(stage_pk, summaries) as touched:
+            touched.wrote(SAMPLE_KEYS, rows[0]["step"], rows[-1]["step"])
     return len(rows)
 
 

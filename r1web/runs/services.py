@@ -424,10 +424,12 @@ def metrics_record(*, stage_pk: int, step: int, values: dict[str, float]) -> Non
     metrics_record_steps(stage_pk=stage_pk, points={step: values})
 
 
-@transaction.atomic
-def metrics_record_steps(*, stage_pk: int, points: dict[int, dict[str, float]]) -> None:
+@transaction.atomic(savepoint=False)  # one upsert: nothing to undo apart from its caller
+def metrics_record_steps(*, stage_pk: int, points: dict[int, dict[str, float]],
+                         summaries: rollups.Summaries | None = None) -> None:
     """Store the metrics of several steps ({step: {key: value}}) in one go: one upsert
-    and one refresh of the chart summaries over the steps' range."""
+    and one refresh of the chart summaries over the steps' range (now, or with the
+    caller's ``summaries``)."""
     rows = [
         MetricPoint(stage_id=stage_pk, step=step, key=key[:200], value=float(value))
         for step, values in points.items()
@@ -438,9 +440,9 @@ def metrics_record_steps(*, stage_pk: int, points: dict[int, dict[str, float]]) 
         rows, update_conflicts=True, unique_fields=["stage", "key", "step"], update_fields=["value"]
     )
     if rows:
-        keys = sorted({row.key for row in rows})
         steps = [row.step for row in rows]
-        rollups.refresh(stage_pk=stage_pk, keys=keys, first_step=min(steps), last_step=max(steps))
+        with rollups.summaries_of(stage_pk, summaries) as touched:
+            touched.wrote({row.key for row in rows}, min(steps), max(steps))
 
 
 def _is_number(value) -> bool:

@@ -61,7 +61,7 @@ def sample_values(stage, record, example_ids: dict[str, int]) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # its COPY keeps a savepoint
 def samples_store(rows: list[dict[str, Any]]) -> int | None:
     """Store ``rows`` (``sample_values``), skipping positions already stored. Returns how
     many were new where the database can say (PostgreSQL), else None."""

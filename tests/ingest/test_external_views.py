@@ -46,6 +46,18 @@ def test_the_run_page_shows_the_external_run_and_its_charts(client, charlie, ext
     assert any(trace.get("y") for trace in reward)
 
 
+def test_its_reflection_and_length_curves_come_from_its_completions(client, charlie, external):
+    """TRL logs no reflection rate, and this script logged no lengths: r1web's per-step
+    statistics of the completions fill them in, at every step a batch was sent."""
+    client.force_login(charlie)
+    figures = client.get(reverse("runs:chart_data", args=[external.pk])).json()["figures"]
+    reflection = {t["name"]: t for t in figures["reflection"]["data"]}
+    assert reflection["reflection rate (detector)"]["x"] == [1, 2, 3]
+    assert reflection["reflection rate (detector)"]["y"] == [1.0, 1.0, 1.0]  # "wait, recheck"
+    mean = {t["name"]: t for t in figures["length"]["data"]}["mean"]
+    assert mean["y"] == [13.5, 13.5, 13.5]  # length_tokens 12 + index, index 0..3
+
+
 def test_an_external_run_offers_no_resume(client, alice, external):
     client.force_login(alice)
     Run.objects.filter(pk=external.pk).update(status="failed")

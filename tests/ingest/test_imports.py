@@ -129,6 +129,32 @@ def test_import_rollouts_makes_a_finished_browsable_run(trl_dir, alice, client, 
     assert client.get(run.get_absolute_url()).status_code == 200
 
 
+def curves(client, run) -> dict[str, dict]:
+    """Each chart's series of a run's page: name -> {step: value}."""
+    figures = client.get(reverse("runs:chart_data", args=[run.pk])).json()["figures"]
+    return {
+        f"{chart}/{trace['name']}": dict(zip(trace["x"], trace["y"], strict=True))
+        for chart, figure in figures.items()
+        for trace in figure["data"]
+        if trace.get("x")
+    }
+
+
+def test_an_imported_run_charts_reward_accuracy_length_and_reflection(trl_dir, alice, client):
+    """A dump holds completions, no metrics: its curves come from the completions, per
+    step, as a worker's sink keeps them for r1web's own stages."""
+    call_command("import_rollouts", str(trl_dir), "--user", "alice")
+    run = Run.objects.get()
+    client.force_login(alice)
+    series = curves(client, run)
+    # rewards per step: 1+1, 0+1, 1+1, 0 (+NaN: not applied) -> mean 1.25
+    assert series["reward/total reward"] == {5: 1.25, 10: 1.25}
+    assert series["accuracy/accuracy"] == {5: 0.5, 10: 0.5}
+    assert series["reflection/reflection rate (detector)"] == {5: 1.0, 10: 1.0}  # "wait"
+    lengths = Sample.objects.filter(run=run, step=5).values_list("length_tokens", flat=True)
+    assert series["length/mean"][5] == sum(lengths) / len(lengths)
+
+
 def test_a_verl_dump_imports_too(verl_dir, alice):
     call_command("import_rollouts", str(verl_dir), "--user", "alice")
     run = Run.objects.get()

@@ -13,8 +13,12 @@ import time
 
 import pytest
 from django.db import IntegrityError, OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 
-from r1web.runs.models import MetricPoint, Stage
+from r1web.runs import rollups
+from r1web.runs.models import MetricPoint, MetricRollup, Stage
+from r1web.runs.services import metrics_record, stage_heartbeat
+from r1web.traces.services import samples_record
 from workers import recording
 from workers.domain.base import SampleRecord
 from workers.recording import DatabaseSink, Heartbeat, write_retrying
@@ -255,6 +259,28 @@ def test_writes_gathered_together_keep_every_value_and_their_order_around_a_chec
     assert points == {1: 1.0, 2: 0.5, 3: 0.25}
     stage.refresh_from_db()
     assert stage.step == 3
+
+
+def test_a_flush_of_samples_and_metrics_rewrites_each_chart_block_once(make_run):
+    """The database shares the cores with training (``bench/grpo_overhead.py``): one
+    flush's samples and metrics refresh their chart summaries together, each block of
+    each level read and rewritten once, in one transaction with no savepoint to spare."""
+    stage = make_run()
+    items = [
+        (samples_record, {"stage": stage, "records": records(step=2), "example_ids": {}}),
+        (metrics_record, {"stage_pk": stage.pk, "step": 2, "values": {"loss": 0.5}}),
+        (stage_heartbeat, {"stage_pk": stage.pk, "step": 2, "total": 4}),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        for func, kwargs in recording.coalesce(items):
+            func(**kwargs)
+    statements = [query["sql"] for query in queries.captured_queries]
+    rewrites = [sql for sql in statements if sql.startswith('DELETE FROM "runs_metricrollup"')]
+    assert len(rewrites) == len(rollups.LEVELS)
+    assert not [sql for sql in statements if sql.startswith("SAVEPOINT")]
+    coarsest = MetricRollup.objects.filter(stage=stage, size=rollups.LEVELS[-1])
+    last = dict(coarsest.values_list("key", "last"))
+    assert (last["loss"], last["samples/reward"], last["samples/count"]) == (0.5, 1.0, 8)
 
 
 @postgres_only
