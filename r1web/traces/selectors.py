@@ -279,7 +279,10 @@ def samples_page(params: QueryDict, size: int = PAGE_SIZE) -> Page:
     text = cleaned(params).get("q")
     matching = _searched(unsearched, text) if text else unsearched
     scope = after_cursor(unsearched, params, params.get("after"))
-    samples = (_searched(scope, text) if text else scope).select_related("stage")
+    # The table shows each sample's stage by name: its config and results stay unread
+    # (three JSON documents decoded per row otherwise).
+    samples = (_searched(scope, text) if text else scope).select_related("stage").defer(
+        *STAGE_BULK)
     plan = _search_plan(params, size)
     ids = _newest_ids(scope) if plan.by_text_index and sort_of(params)[0] == "id" else None
     started = time.perf_counter()
@@ -296,6 +299,7 @@ def samples_page(params: QueryDict, size: int = PAGE_SIZE) -> Page:
                 plan.matches, plan.by_text_index, read_ms)
 
 
+STAGE_BULK = ("stage__trl_config", "stage__params", "stage__result", "stage__error")
 WALK_AT_MOST = 5000  # rows a text search may test one by one (a few ms) for a page
 
 
