@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -211,6 +212,41 @@ def test_a_rare_word_is_found_through_the_text_index_and_a_common_one_by_walking
     expected = [s.pk for s in everything if "recheck" in s.completion][:50]
     assert [s.pk for s in page.samples] == expected
     assert page.next_cursor == str(expected[-1])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+@pytest.mark.parametrize("field", ["run_id", "stage_id"])
+def test_an_older_runs_id_bounds_are_found_without_reading_a_newer_runs_samples(
+        make_run, field):
+    # bench/load.py: behind a live run of 176,000 samples, the planner walked the primary
+    # key back through all of them to find an older run's last id (150-230 ms a page).
+    from r1web.traces.selectors import first_and_last_ids
+    from r1web.traces.services import samples_record
+    from workers.domain.base import SampleRecord
+
+    def records(steps: int) -> list[SampleRecord]:
+        return [SampleRecord(step=n // 8, group=0, index=n % 8, prompt="p", completion="c",
+                             think="", answer="", reference="", rewards={}, reward=0.0,
+                             advantage=0.0, length_tokens=1, correct=False, format_ok=False)
+                for n in range(steps * 8)]
+
+    older, newer = make_run("older"), make_run("newer")
+    samples_record(stage=older, records=records(50))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE traces_sample")
+    # A live run, newer than the table's statistics: 20,000 samples, all after the older's.
+    samples_record(stage=newer, records=records(2500))
+    value = older.run_id if field == "run_id" else older.pk
+    with CaptureQueriesContext(connection) as read:
+        bounds = first_and_last_ids(field, value)
+    ids = Sample.objects.filter(stage=older).values_list("id", flat=True)
+    assert bounds == (min(ids), max(ids))
+    for query in read.captured_queries:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query['sql']}")
+            plan = json.dumps(cursor.fetchone()[0])
+        read_rows = sum(int(n) for n in re.findall(r'"Rows Removed by Filter": (\d+)', plan))
+        assert read_rows < 100, plan
 
 
 def _searched_through_the_index(stage, monkeypatch, every: int, samples: int, estimate: int):
