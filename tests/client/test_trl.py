@@ -20,6 +20,7 @@ from transformers import TrainerCallback
 
 from r1web.ingest.logfiles import expand, read_rollouts
 from r1web.runs.models import MetricPoint, Run
+from r1web.runs.rollups import SAMPLE_COUNT, SAMPLE_PREFIX
 from r1web.safe_text import db_text
 from r1web.traces.models import Sample
 
@@ -51,6 +52,14 @@ def build(server, token, model, out: Path, *extra: str):
     return module.build_trainer(args)
 
 
+def logged_points(run: Run) -> dict[tuple[int, str], float]:
+    """The metric points the script logged: without r1web's own per-step statistics of
+    its completions (``samples/…``), which it keeps for every run's charts."""
+    points = MetricPoint.objects.filter(stage__run=run)
+    assert points.filter(key=SAMPLE_COUNT).exists()
+    return {(p.step, p.key): p.value for p in points.exclude(key__startswith=SAMPLE_PREFIX)}
+
+
 def assert_stored_exactly(trainer, processes: int = 1) -> Run:
     run = Run.objects.get()
     assert run.status == "succeeded" and run.recipe == "external"
@@ -62,7 +71,7 @@ def assert_stored_exactly(trainer, processes: int = 1) -> Run:
         for i in range(per_step)
     }
     assert len(positions) == len(expected) and set(positions) == expected
-    stored = {(p.step, p.key): p.value for p in MetricPoint.objects.filter(stage__run=run)}
+    stored = logged_points(run)
     logged = {
         (entry["step"], key): value
         for entry in trainer.state.log_history
@@ -217,7 +226,7 @@ def test_an_sft_run_logs_its_metrics_and_sampled_generations(
         (4, 1, 0),
     ]
     assert samples.filter(prompt="Find the largest of 1 7").count() == 2
-    stored = {(p.step, p.key): p.value for p in MetricPoint.objects.filter(stage__run=run)}
+    stored = logged_points(run)
     logged = {
         (entry["step"], key): value
         for entry in trainer.state.log_history
