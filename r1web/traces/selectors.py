@@ -225,6 +225,9 @@ class Page:
     # How long reading the page's rows took, in ms: a count through the trigram index
     # reads more than that (``count_samples``).
     read_ms: float = 0.0
+    # Whether the page was found in part of the scope only (the newest epochs): then
+    # ``estimate`` comes from the matches' density there.
+    partly: bool = False
 
 
 def sort_of(params: QueryDict) -> tuple[str, bool]:
@@ -300,9 +303,11 @@ def samples_page(params: QueryDict, size: int = PAGE_SIZE) -> Page:
     plan = _search_plan(params, size)
     ids = _newest_ids(scope) if plan.by_text_index and sort_of(params)[0] == "id" else None
     started = time.perf_counter()
+    estimate, partly = plan.matches, False
     with _text_index_only(plan.by_text_index):
         if ids:
-            rows = _newest_in_slices(samples, size + 1, plan, *ids)
+            rows = _newest_by_epoch(samples, size + 1, *ids)
+            estimate, partly = _by_density(rows, size + 1, *ids) or (estimate, False)
         else:
             rows = list(samples[: size + 1])
     read_ms = (time.perf_counter() - started) * 1000
@@ -310,7 +315,7 @@ def samples_page(params: QueryDict, size: int = PAGE_SIZE) -> Page:
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, cursor_of(rows[-1], params) if more and rows else None, matching,
-                plan.matches, plan.by_text_index, read_ms)
+                estimate, plan.by_text_index, read_ms, partly)
 
 
 STAGE_BULK = ("stage__trl_config", "stage__params", "stage__result", "stage__error")
@@ -333,15 +338,16 @@ def _search_plan(params: QueryDict, size: int) -> SearchPlan:
     planner judges the same costs, but it knows no LIMIT will be reached late: for a rare
     word in one run of a million samples it walked 27,000 rows (38 ms) where the index
     needed 422 (3 ms). Both counts are its own estimates (an EXPLAIN each, no row read).
-    Newest first, the index reads only the newest matches, a slice at a time: it pays
-    as soon as a walk would read more than ``WALK_AT_MOST`` rows.
+    Newest first, the index reads only the newest matches, an id epoch at a time
+    (``_newest_by_epoch``): it pays as soon as a walk would read more than
+    ``WALK_AT_MOST`` rows.
     """
     if connection.vendor != "postgresql" or not cleaned(params).get("q"):
         return SearchPlan()
     matches = _planner_rows(filter_samples(params, bounded=False).order_by())
     rows = _planner_rows(filter_samples(_without_search(params), bounded=False).order_by())
     walked = (size + 1) * rows // max(matches, 1)
-    if sort_of(params)[0] == "id":  # read newest first in slices (``_newest_in_slices``)
+    if sort_of(params)[0] == "id":  # read newest first by epoch (``_newest_by_epoch``)
         return SearchPlan(matches, rows, walked > WALK_AT_MOST)
     return SearchPlan(matches, rows, matches < walked)
 
@@ -360,23 +366,53 @@ def _newest_ids(scope: QuerySet) -> tuple[int, int] | None:
     return None if low is None else (low, high)
 
 
-def _newest_in_slices(samples: QuerySet, wanted: int, plan: SearchPlan, low: int,
-                      high: int) -> list[Sample]:
-    """The ``wanted`` newest of ``samples`` (newest first) that a rare word matches.
+EPOCH = 65536  # ids per epoch: the trigram indexes hold id / EPOCH (traces/0009)
+EPOCHS_ONE_BY_ONE = 4  # then the rest of the scope in one read
 
-    The trigram index finds every match at once, but each one read is a page of the
-    table: 3,931 pages (68 ms) for a word in 1 sample of 500 of a 2M-sample run, to show
-    51. So matches are read from the newest ids down, in a slice expected to hold four
-    pages (the estimate of a word's matches can be a few times too high), four times
-    wider while one holds fewer: the rows are those the whole read would give.
+
+class _Epoch(Func):
+    """A sample's id epoch, written exactly as the trigram indexes hold it."""
+
+    template = "(%(expressions)s / %(size)d)"
+    output_field = BigIntegerField()
+
+    def __init__(self, expression, size: int) -> None:
+        super().__init__(expression, size=size)
+
+
+def _newest_by_epoch(samples: QuerySet, wanted: int, low: int, high: int) -> list[Sample]:
+    """The ``wanted`` newest of ``samples`` (newest first) that a rare word matches, in
+    the scope of ids ``low..high``.
+
+    The trigram index finds every match of the run at once, and PostgreSQL rechecks each
+    in the table before it applies an id bound: 3,986 samples read (24 ms) for a word in
+    one sample of 500 of a 2M-sample run, to show 51. The indexes also hold each id's
+    epoch (traces/0009), so the newest epochs are asked one at a time (1.6 ms for that
+    word's newest 64), then, past a few, the rest of the scope at once: the rows are
+    those the whole read would give.
     """
-    span = max(1000, 4 * wanted * plan.rows // max(plan.matches, 1))
-    while True:
-        start = high - span
-        rows = list(samples.filter(id__gt=start)[:wanted])
-        if len(rows) == wanted or start < low:
+    rows: list[Sample] = []
+    epoch, oldest = high // EPOCH, low // EPOCH
+    for _ in range(EPOCHS_ONE_BY_ONE):
+        if epoch < oldest or len(rows) == wanted:
             return rows
-        span *= 4
+        in_epoch = samples.alias(epoch=_Epoch(F("id"), EPOCH)).filter(epoch=_bigint(epoch))
+        rows += in_epoch[: wanted - len(rows)]
+        epoch -= 1
+    if epoch >= oldest and len(rows) < wanted:
+        rows += samples.filter(id__lt=(epoch + 1) * EPOCH)[: wanted - len(rows)]
+    return rows
+
+
+def _by_density(rows: list[Sample], wanted: int, low: int, high: int) -> tuple[int, bool] | None:
+    """When a full page was found in part of a scope wider than an epoch: the scope's
+    matches estimated from their density in the ids read (closer than the planner's
+    estimate, which has no statistics for long texts), and True (an exact count would
+    read every match of the scope through the index). None otherwise."""
+    if len(rows) < wanted or high - low < EPOCH:
+        return None
+    read = high - rows[-1].pk + 1
+    return max(wanted, round(wanted * (high - low + 1) / read)), True
 
 
 @contextlib.contextmanager
@@ -428,8 +464,9 @@ def count_samples(params: QueryDict, page: Page) -> Total:
     # EXACT_UP_TO expected, that cannot end within the budget.
     largest = EXACT_UP_TO if page.by_text_index else ESTIMATE_ABOVE
     # Counting through the trigram index reads every match the page read, and more: when
-    # the page alone took the whole budget, the count would only be cancelled.
-    futile = page.by_text_index and page.read_ms > COUNT_BUDGET_MS
+    # the page alone took the whole budget, or was found in the newest epochs of a scope
+    # that holds many more, the count would only be cancelled.
+    futile = page.by_text_index and (page.read_ms > COUNT_BUDGET_MS or page.partly)
     if estimate <= largest and not futile:
         with _text_index_only(page.by_text_index):
             counted = _count_within(matching, COUNT_BUDGET_MS)

@@ -269,10 +269,14 @@ def _searched_through_the_index(stage, monkeypatch, every: int, samples: int, es
 
 
 @TRIGRAM_INDEX
-def test_a_rare_words_pages_read_in_widening_slices_are_those_of_the_whole_search(
-        make_run, monkeypatch):
-    # An estimate 50 times too high: the first slice (1,000 ids) holds 20 of the 60
-    # matches, and is widened.
+@pytest.mark.parametrize("epoch", [100, 400, 65536])
+def test_a_rare_words_pages_read_epoch_by_epoch_are_those_of_the_whole_search(
+        make_run, monkeypatch, epoch):
+    # 60 matches in 3,000 samples. Epochs of 100 ids: the first page needs 25 of them,
+    # past the four read one by one; of 400: five; of 65,536 (traces/0009): one.
+    from r1web.traces import selectors
+
+    monkeypatch.setattr(selectors, "EPOCH", epoch)
     stage = _searched_through_the_index(make_run(), monkeypatch, every=50, samples=3000,
                                         estimate=3000)
     expected = list(Sample.objects.filter(run=stage.run, completion="reconsider it")
@@ -285,6 +289,32 @@ def test_a_rare_words_pages_read_in_widening_slices_are_those_of_the_whole_searc
     assert [s.pk for s in first.samples] == expected[:50]
     assert [s.pk for s in second.samples] == expected[50:]
     assert second.next_cursor is None
+
+
+@TRIGRAM_INDEX
+def test_a_rare_word_in_the_newest_epoch_is_read_there_only_and_its_count_estimated(
+        make_run, monkeypatch):
+    # At 10M samples the trigram index gave all of a run's 3,986 matches of a word and
+    # each was read from the table to show 51 (24 ms); the newest epoch held 64 (1.6 ms).
+    from r1web.traces import selectors
+
+    monkeypatch.setattr(selectors, "EPOCH", 1000)
+    stage = _searched_through_the_index(make_run(), monkeypatch, every=10, samples=4000,
+                                        estimate=40)
+    params = q(f"run={stage.run_id}&q=reconsider")
+    with CaptureQueriesContext(connection) as read:
+        page = selectors.samples_page(params)
+    reads = [query["sql"] for query in read.captured_queries if "LIKE" in query["sql"]]
+    newest = list(Sample.objects.filter(run=stage.run, completion="reconsider it")
+                  .order_by("-id").values_list("id", flat=True)[:51])  # a page and one
+    # The epochs that hold them (one or two, as the ids fall), each read on its own,
+    # nothing older.
+    epochs = newest[0] // 1000 - newest[-1] // 1000 + 1
+    assert len(reads) == epochs <= 2 and all("/ 1000) = " in sql for sql in reads)
+    total = selectors.count_samples(params, page)
+    # 51 matches in the newest ids: about 400 in the run (the planner expected 40), and
+    # no count that would read all of them through the index.
+    assert not total.exact and 350 <= total.value <= 450
 
 
 @TRIGRAM_INDEX
