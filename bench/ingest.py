@@ -24,6 +24,13 @@ dashboard reads). Last lines: ``ratio mlflow/r1web <x>`` and ``ratio trackio/r1w
 each tool's ingestion time over r1web's through the API (higher is better for r1web).
 Needs requirements-bench.txt (mlflow-skinny, trackio).
 
+``--floor`` adds what no design that stores before it acknowledges can beat: the
+stream's bytes as the client encodes them (stdlib JSON, in the sender's batches of 1,024
+completions) inserted into PostgreSQL as one ``bytea`` row a batch, one transaction each,
+nothing parsed or indexed; and the same bytes appended to a file with an fsync a batch.
+Lines ``floor <what> <s>`` and ``floor ratio mlflow/<what> <x>``: the highest
+``ratio mlflow/r1web`` such a design could reach.
+
 ``--training-overhead MODEL`` measures something else: what the client costs a training
 run (examples/trl_grpo.py with and without ``R1WebCallback``, alternating, the clock
 stopping when every record is stored); last line ``overhead ratio <with / without>``.
@@ -249,6 +256,61 @@ def r1web_count(run_pk: int) -> int:
     return Sample.objects.filter(run_id=run_pk).count()
 
 
+# --- what storing the bytes alone costs ----------------------------------------------
+
+SENDER_BATCH = 1024  # completions a POST, r1web_client.sender.Sender's default
+
+
+def sender_batches(stream) -> list[bytes]:
+    """The stream's request bodies as the client sends them (import ``r1web_client``
+    before the clock starts: it loads transformers for its callback)."""
+    from r1web_client.sender import _encode
+
+    bodies, samples, metrics = [], [], []
+    for step, rows, values in stream:
+        samples.extend(rows)
+        metrics.append({"step": step, "values": values})
+        if len(samples) >= SENDER_BATCH:
+            bodies.append(_encode({"samples": samples, "metrics": metrics}))
+            samples, metrics = [], []
+    if samples:
+        bodies.append(_encode({"samples": samples, "metrics": metrics}))
+    return bodies
+
+
+def floor_postgres(stream) -> float:
+    """Encode and durably insert each body as one bytea row (a table of its own, dropped
+    after): no parsing, no validation, no index but the primary key."""
+    import r1web_client.sender  # noqa: F401  (loaded before the clock: see sender_batches)
+    from django.db import connection, transaction
+
+    table = f"bench_ingest_floor_{os.getpid()}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {table} (id bigserial PRIMARY KEY, body bytea NOT NULL)")
+    try:
+        started = time.perf_counter()
+        for body in sender_batches(stream):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {table} (body) VALUES (%s)", [body])
+        return time.perf_counter() - started
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {table}")
+
+
+def floor_file(stream) -> float:
+    """Encode and append each body to a file, with an fsync a batch."""
+    import r1web_client.sender  # noqa: F401  (loaded before the clock: see sender_batches)
+
+    started = time.perf_counter()
+    with (TMP / "floor.jsonl").open("ab") as spool:
+        for body in sender_batches(stream):
+            spool.write(body + b"\n")
+            spool.flush()
+            os.fsync(spool.fileno())
+    return time.perf_counter() - started
+
+
 # --- MLflow and trackio ----------------------------------------------------------------
 
 
@@ -402,6 +464,11 @@ def main() -> None:
         metavar="MODEL",
         help="instead: time examples/trl_grpo.py on MODEL with and without the callback",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time storing the encoded bytes alone (PostgreSQL bytea, file + fsync)",
+    )
     parser.add_argument("--overhead-steps", type=int, default=20)
     parser.add_argument("--overhead-repeats", type=int, default=2)
     args = parser.parse_args()
@@ -429,6 +496,7 @@ def main() -> None:
     opened: dict[str, tuple[float, float, int]] = {}
     tag = f"bench ingest {os.getpid()}"
     single = args.mlflow_single_table
+    floors: dict[str, float] = {}  # seconds to store the encoded bytes alone
     try:
         if "api" not in skip:
             *results["r1web-api"], run_pk = r1web_api(stream, f"{tag} api")
@@ -444,9 +512,14 @@ def main() -> None:
         if "trackio" not in skip:
             *results["trackio"], project = trackio_ingest(stream, f"bench-ingest-{os.getpid()}")
             opened["trackio"] = trackio_open(project, open_step, args.repeat)
+        if args.floor:
+            if connection.vendor == "postgresql":
+                floors["postgres-bytes"] = floor_postgres(stream)
+            floors["file-bytes"] = floor_file(stream)
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
     report(results, opened, total)
+    report_floors(floors, results)
 
 
 def report(results, opened, total: int) -> None:
@@ -469,6 +542,14 @@ def report(results, opened, total: int) -> None:
     for name in ("mlflow", "trackio"):
         if name in results and base:
             print(f"ratio {name}/r1web {results[name][0] / base[0]:.2f}")
+
+
+def report_floors(floors: dict[str, float], results) -> None:
+    for name, seconds in floors.items():
+        print(f"floor {name} {seconds:.2f}")
+    if "mlflow" in results:
+        for name, seconds in floors.items():
+            print(f"floor ratio mlflow/{name} {results['mlflow'][0] / seconds:.2f}")
 
 
 if __name__ == "__main__":
