@@ -8,7 +8,10 @@ several times over. Prints one line per recipe and the numbers the issue asks fo
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
     CELERY_BROKER_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/pipelines.py
 
-Targets on the 2-core machine: r1 at most 20 minutes, distill at most 15.
+Targets on the 2-core machine: r1 at most 20 minutes, distill at most 15; the format
+rate after r1's cold-start SFT at least 0.95 (``cold-start format <x>``); the distilled
+student's held-out pass@1 at least 10 points above its base (``distill gain <points>``,
+printed with what GRPO on the same student gained).
 """
 
 from __future__ import annotations
@@ -51,6 +54,14 @@ def report(recipe: str, result: dict, elapsed: float) -> None:
     for label, scores in result["eval"].items():
         shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in scores.items()}
         print(f"  eval {label:13} {json.dumps(shown)}")
+    evals = result["eval"]
+    if "cold_start" in evals:
+        print(f"cold-start format {evals['cold_start']['format_rate']:.3f} (target 0.95)")
+    if {"student_base", "distilled", "student_rl"} <= set(evals):
+        base = evals["student_base"]["pass@1"]
+        print(f"distill gain {100 * (evals['distilled']['pass@1'] - base):+.1f} points "
+              f"(target +10; GRPO on the same student "
+              f"{100 * (evals['student_rl']['pass@1'] - base):+.1f})")
 
 
 def main(argv: list[str] | None = None) -> None:

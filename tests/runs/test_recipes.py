@@ -246,3 +246,18 @@ def test_a_reward_model_needs_preference_pairs(model_dir, two_sft_sets):
     with pytest.raises(RunError, match="needs preference"):
         launch("reward-model", {"model": "base", "preferences": "reasoning"})
     assert nothing_written()
+
+
+def test_distill_trains_its_student_longer_than_a_cold_start_unless_the_user_says(model_dir):
+    # On the demo task 150 SFT steps taught the small student the format but not the
+    # additions (pass@1 0.0625 -> 0.079); distillation's own default is longer.
+    teacher = Checkpoint.objects.create(name="teacher", path=str(model_dir / "t"))
+    student = Checkpoint.objects.create(name="student", path=str(model_dir))
+    values = {"teacher": str(teacher.pk), "student": str(student.pk)}
+    distilled = launch("distill", values).stages.get(key="distill")
+    assert distilled.trl_config["max_steps"] == 500
+    assert distilled.trl_config["learning_rate"] == 1e-3  # the demo's SFT settings otherwise
+    chosen = launch("distill", {**values, "sft_config": {"max_steps": 40}})
+    assert chosen.stages.get(key="distill").trl_config["max_steps"] == 40
+    cold_start = launch("r1", {"model": "base"}).stages.get(key="cold-start-sft")
+    assert cold_start.trl_config["max_steps"] == 150

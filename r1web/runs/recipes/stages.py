@@ -101,10 +101,10 @@ def rejection_sampling(key: str, name: str, model: Model, prompts, values: dict,
 
 
 def sft(key: str, name: str, model: Model, data: DataSpec, values: dict, *,
-        max_steps: int | None = None) -> StageSpec:
-    config = {**SFT_DEMO_CONFIG, **(values.get("sft_config") or {})}
-    if max_steps:
-        config["max_steps"] = max_steps
+        defaults: dict | None = None) -> StageSpec:
+    """An SFT stage: ``SFT_DEMO_CONFIG``, then the recipe's ``defaults`` for this stage,
+    then what the user set (``sft_config``), which always wins."""
+    config = {**SFT_DEMO_CONFIG, **(defaults or {}), **(values.get("sft_config") or {})}
     params = {"special_token": "|special_token|", "samples_per_eval": 4,
               "completion_format": COLD_START, **process_params(values)}
     return StageSpec(key, StageKind.SFT, name, model, [data], config, params)
