@@ -262,26 +262,23 @@ SENDER_BATCH = 1024  # completions a POST, r1web_client.sender.Sender's default
 
 
 def sender_batches(stream) -> list[bytes]:
-    """The stream's request bodies as the client sends them (import ``r1web_client``
-    before the clock starts: it loads transformers for its callback)."""
-    from r1web_client.sender import _encode
+    """The stream's request bodies as the client's sender merges and encodes them."""
+    from r1web_client.sender import _encode, _merge
 
-    bodies, samples, metrics = [], [], []
+    bodies, batch = [], {}
     for step, rows, values in stream:
-        samples.extend(rows)
-        metrics.append({"step": step, "values": values})
-        if len(samples) >= SENDER_BATCH:
-            bodies.append(_encode({"samples": samples, "metrics": metrics}))
-            samples, metrics = [], []
-    if samples:
-        bodies.append(_encode({"samples": samples, "metrics": metrics}))
+        _merge(batch, {"samples": rows, "metrics": [{"step": step, "values": values}]})
+        if len(batch["samples"]) >= SENDER_BATCH:
+            bodies.append(_encode(batch))
+            batch = {}
+    if batch:
+        bodies.append(_encode(batch))
     return bodies
 
 
 def floor_postgres(stream) -> float:
     """Encode and durably insert each body as one bytea row (a table of its own, dropped
     after): no parsing, no validation, no index but the primary key."""
-    import r1web_client.sender  # noqa: F401  (loaded before the clock: see sender_batches)
     from django.db import connection, transaction
 
     table = f"bench_ingest_floor_{os.getpid()}"
@@ -300,8 +297,6 @@ def floor_postgres(stream) -> float:
 
 def floor_file(stream) -> float:
     """Encode and append each body to a file, with an fsync a batch."""
-    import r1web_client.sender  # noqa: F401  (loaded before the clock: see sender_batches)
-
     started = time.perf_counter()
     with (TMP / "floor.jsonl").open("ab") as spool:
         for body in sender_batches(stream):
@@ -513,6 +508,9 @@ def main() -> None:
             *results["trackio"], project = trackio_ingest(stream, f"bench-ingest-{os.getpid()}")
             opened["trackio"] = trackio_open(project, open_step, args.repeat)
         if args.floor:
+            # Loaded before any clock: r1web_client loads transformers for its callback.
+            import r1web_client.sender  # noqa: F401
+
             if connection.vendor == "postgresql":
                 floors["postgres-bytes"] = floor_postgres(stream)
             floors["file-bytes"] = floor_file(stream)

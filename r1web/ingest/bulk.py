@@ -1,7 +1,8 @@
-"""Many samples and metric points at once, idempotently.
+"""Metric points and progress of external runs, many at once, idempotently.
 
-Samples go through ``r1web.traces.bulk``, as r1web's own sink's do: COPY on PostgreSQL,
-a position already stored (stage, step, group, index) skipped whatever the batch holds.
+(Their samples go through ``r1web.traces.services.samples_record``, as r1web's own
+sink's do: COPY on PostgreSQL, a position already stored skipped, with the per-step
+sample statistics that chart reward, accuracy, length and reflection.)
 
 Metric points: one upsert for the whole batch (the last value of a key at a step wins).
 A batch's samples and metrics refresh the chart summaries of the steps they touched
@@ -18,23 +19,7 @@ from django.db.models.functions import Greatest
 
 from r1web.runs import rollups
 from r1web.runs.models import MetricPoint, Stage
-from r1web.traces.bulk import BULK, sample_values, samples_store
-from workers.domain.base import SampleRecord
-
-
-@transaction.atomic(savepoint=False)  # the COPY keeps its own savepoint (traces.bulk)
-def samples_insert(*, stage: Stage, records: list[SampleRecord],
-                   summaries: rollups.Summaries | None = None) -> int | None:
-    """Store ``records``, skipping positions already stored, and the per-step sample
-    statistics of their steps (reward, accuracy, length and reflection curves, as a
-    worker's sink keeps them: a script may log none of these, an imported dump has no
-    metrics at all). Returns how many rows were new where the database can say
-    (PostgreSQL), else None."""
-    new = samples_store([sample_values(stage, record, {}) for record in records])
-    if records:
-        rollups.sample_steps_refresh(stage_pk=stage.pk, steps={r.step for r in records},
-                                     summaries=summaries)
-    return new
+from r1web.traces.bulk import BULK
 
 
 @transaction.atomic

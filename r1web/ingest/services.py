@@ -24,6 +24,7 @@ from r1web.runs import rollups
 from r1web.runs.models import Recipe, Run, Stage, StageKind, Status
 from r1web.runs.services import run_refresh, stage_fail, stage_succeed
 from r1web.safe_text import db_json, db_text
+from r1web.traces.services import samples_record
 
 TOKEN_PREFIX = "r1w_"
 # A token's last use is written at most this often: not one extra write per request.
@@ -164,8 +165,8 @@ def external_records_store(*, external: ExternalRun, records: schema.Records) ->
     stage = external_stage(external)
     fmt = stage.params.get("completion_format", "r1-zero")
     summaries = rollups.Summaries(stage.pk)
-    new = bulk.samples_insert(stage=stage, records=to_records(records.samples, fmt),
-                              summaries=summaries)
+    new = samples_record(stage=stage, records=to_records(records.samples, fmt),
+                         summaries=summaries)
     points = bulk.metrics_upsert(stage_pk=stage.pk, points=records.metrics, summaries=summaries)
     summaries.refresh()
     if records.progress is not None:
@@ -223,12 +224,12 @@ def rollouts_import(
         chunk.append(sample)
         last_step = max(last_step, sample["step"])
         if len(chunk) >= INSERT_CHUNK:
-            bulk.samples_insert(stage=stage, records=to_records(chunk, completion_format),
-                                summaries=summaries)
+            samples_record(stage=stage, records=to_records(chunk, completion_format),
+                           summaries=summaries)
             chunk = []
     if chunk:
-        bulk.samples_insert(stage=stage, records=to_records(chunk, completion_format),
-                            summaries=summaries)
+        samples_record(stage=stage, records=to_records(chunk, completion_format),
+                       summaries=summaries)
     if not stage.samples.exists():
         raise IngestError("no completions to import")
     summaries.refresh()

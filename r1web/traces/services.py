@@ -13,18 +13,20 @@ from r1web.traces.models import Flag, FlagLabel, Sample
 
 @transaction.atomic(savepoint=False)
 def samples_record(*, stage, records: list, example_ids: dict[str, int] | None = None,
-                   summaries: rollups.Summaries | None = None) -> None:
+                   summaries: rollups.Summaries | None = None) -> int | None:
     """Store sampled completions in one transaction.
 
     A record already stored (same stage, step, group, index) is skipped, so a retried
     batch never duplicates a sample. The chart summaries are refreshed now, or with the
-    caller's ``summaries``.
+    caller's ``summaries``. Returns how many rows were new where the database can say
+    (PostgreSQL), else None.
     """
     rows = [sample_values(stage, record, example_ids or {}) for record in records]
-    samples_store(rows)
+    new = samples_store(rows)
     # Per-step statistics for the run's charts and summary (no page scans samples).
     rollups.sample_steps_refresh(stage_pk=stage.pk, steps={row["step"] for row in rows},
                                  summaries=summaries)
+    return new
 
 
 class FlagError(ValueError):
