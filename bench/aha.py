@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.aha --seeds 0 1 2 --work-dir /tmp/aha
 
-Runs the demo's defaults (``workers.domain.demo``: repeated addition, GRPO lr 1e-4 decaying
+Runs the demo's defaults (``r1domain.demo``: repeated addition, GRPO lr 1e-4 decaying
 linearly at temperature 0.7, 150 steps, 96 tokens; 100 held-out problems, k=8, at 0.7)
 with the plain stage code and a MemorySink: no database, no worker. ``--corpus``,
 ``--train``, ``--grpo`` and ``--eval`` override them, to try another design;
@@ -50,9 +50,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from workers.domain.aha_tasks import check_outcome
-from workers.domain.base import MemorySink
-from workers.domain.demo import DEMO_EVAL, DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples
+from r1domain.aha_tasks import check_outcome
+from r1domain.base import MemorySink
+from r1domain.demo import DEMO_EVAL, DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples
 
 # Checkpoints cost time and change nothing measured here.
 GRPO_CONFIG: dict[str, Any] = {**DEMO_GRPO_CONFIG, "save_strategy": "no"}

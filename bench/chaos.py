@@ -430,7 +430,7 @@ def expected_positions(stage) -> set[Position]:
     """Where a finished stage's samples are: a GRPO stage's ``completions_per_step`` per
     step and one probe answer per probe prompt and probe round; an evaluation's k per
     problem."""
-    from workers.domain.probes import is_probe_step, probe_settings
+    from r1domain.probes import is_probe_step, probe_settings
 
     if stage.kind != "grpo":
         problems, k = stage.params["limit"], stage.params["k"]

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workers.domain.demo import DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples
-from workers.domain.rewards import get_reward_funcs
+from r1domain.demo import DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples
+from r1domain.rewards import get_reward_funcs
 from workers.stages.grpo import (
     _load_tokenizer,
     _quiet,

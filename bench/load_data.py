@@ -282,7 +282,7 @@ REFLECTIONS = (
 def _record_pool(size: int) -> list:
     """Prompts with R1-style completions (about 100 to 800 tokens), built as GRPO builds
     them (``build_record``: parsing, correctness, reflection phrases)."""
-    from workers.domain.records import build_record
+    from r1domain.records import build_record
 
     rng = random.Random(1)
     pool = []

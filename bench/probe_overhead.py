@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workers.domain.base import MemorySink
-from workers.domain.demo import DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples
-from workers.domain.probes import DEFAULT_EVERY, DEFAULT_PROMPTS
+from r1domain.base import MemorySink
+from r1domain.demo import DEMO_GRPO_CONFIG, DEMO_REWARD_FUNCS, demo_examples
+from r1domain.probes import DEFAULT_EVERY, DEFAULT_PROMPTS
 from workers.stages.grpo import run_grpo
 
 

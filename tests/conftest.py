@@ -81,8 +81,8 @@ def make_run(db):
 @pytest.fixture
 def make_samples(db):
     """Store SampleRecords for a stage through the real write path."""
+    from r1domain.base import SampleRecord
     from r1web.traces.services import samples_record
-    from workers.domain.base import SampleRecord
 
     def make(stage, steps: int = 3, groups: int = 2, per_group: int = 4, **overrides) -> None:
         records = []

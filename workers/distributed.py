@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from workers.domain.processes import CONFIG_DIR, accelerate_configs
+from r1domain.processes import CONFIG_DIR, accelerate_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 # A process that stopped because the stage was cancelled exits with this code.
@@ -58,7 +58,7 @@ def run_distributed(stage, processes: int) -> dict:
     killed first) and ``RuntimeError`` with the end of their log when they fail; both
     leave the stage resumable from its last checkpoint, as a one-process stage is.
     """
-    from workers.domain.base import StageCancelled
+    from r1domain.base import StageCancelled
     from workers.runner import output_dir
 
     gpus = int(os.environ.get("R1WEB_GPUS") or 0)
@@ -151,9 +151,9 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
+    from r1domain.base import StageCancelled
     from r1web.runs.models import Stage
     from r1web.runs.registry import STAGE_KINDS
-    from workers.domain.base import StageCancelled
     from workers.recording import is_main_process
     from workers.runner import quiet_progress_bars
 

@@ -30,6 +30,8 @@ from django.db import (
     transaction,
 )
 
+from r1domain.base import SampleRecord
+from r1domain.checkpoints import prune_checkpoints
 from r1web.runs import rollups
 from r1web.runs.models import Stage
 from r1web.runs.services import (
@@ -39,8 +41,6 @@ from r1web.runs.services import (
     stage_heartbeat,
 )
 from r1web.traces.services import samples_record
-from workers.domain.base import SampleRecord
-from workers.domain.checkpoints import prune_checkpoints
 
 log = logging.getLogger(__name__)
 

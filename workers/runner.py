@@ -8,12 +8,12 @@ from pathlib import Path
 
 from django.conf import settings
 
+from r1domain.base import StageCancelled
+from r1domain.formats import R1_ZERO, CompletionFormat, get_format
+from r1domain.probes import probe_settings
 from r1web.datasets.models import Example
 from r1web.runs.models import Stage, StageInput
 from r1web.runs.services import checkpoint_record, metrics_record, stage_fail, stage_succeed
-from workers.domain.base import StageCancelled
-from workers.domain.formats import R1_ZERO, CompletionFormat, get_format
-from workers.domain.probes import probe_settings
 from workers.recording import (
     DatabaseSink,
     Heartbeat,

@@ -89,12 +89,12 @@ class CurationItem(models.Model):
 
     def text(self) -> str:
         """The item in the dataset's cold-start format."""
-        from workers.domain.coldstart import to_cold_start
+        from r1domain.coldstart import to_cold_start
 
         return to_cold_start(self.reasoning, self.summary, self.dataset.special_token)
 
     def issues(self):
-        from workers.domain.coldstart import readability_issues
+        from r1domain.coldstart import readability_issues
 
         return readability_issues(self.reasoning, self.summary, self.dataset.language)
 

@@ -15,13 +15,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from r1domain.coldstart import ColdStartFormatError, from_think_answer, to_cold_start
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
 from r1web.curation.models import CurationEdit, CurationItem, ItemStatus, Source
 from r1web.datasets.models import Dataset, DatasetVersion
 from r1web.datasets.services import dataset_version_create
 from r1web.runs.models import Stage, StageKind
-from workers.domain.coldstart import ColdStartFormatError, from_think_answer, to_cold_start
 
 LEASE = timedelta(minutes=15)
 CLAIM_ATTEMPTS = 5

@@ -219,9 +219,9 @@ def freeze(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @role_required(OPERATOR)
 def generate(request: HttpRequest) -> HttpResponse:
+    from r1domain.base import ConfigError
     from r1web.runs.recipes.generate import candidate_generation_create
     from r1web.runs.services import RunError
-    from workers.domain.base import ConfigError
 
     form = GenerateForm(request.POST)
     if form.is_valid():

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from workers.domain.datafiles import (
+from r1domain.datafiles import (
     DatasetFileError,
     example_from_object,
     iter_lines,
@@ -27,7 +27,7 @@ from workers.domain.datafiles import (
     optional_text,
     text_value,
 )
-from workers.domain.preferences import is_preference_row, preference_from_row
+from r1domain.preferences import is_preference_row, preference_from_row
 
 FORMATS = ("jsonl", "gsm8k", "parquet", "hf")
 COLUMNS = ("key", "split", "task", "prompt", "answer", "completion", "provenance")

@@ -9,7 +9,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from workers.domain.progress import Progress, measured
+from r1domain.progress import Progress, measured
 
 MAX_ID = 2**63 - 1
 # Provenance keys that name a row, with the page that shows it and the link's words.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from r1domain.progress import TerminalProgress
 from r1web.datasets.models import DatasetVersion
-from workers.domain.progress import TerminalProgress
 
 
 class TerminalImport:

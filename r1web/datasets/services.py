@@ -211,8 +211,8 @@ def dataset_import_file(
     ``file_name`` names the file in keys and messages where ``path`` is a stored upload;
     ``max_rows`` defaults to ``R1WEB_UPLOAD_MAX_ROWS``.
     """
+    from r1domain.datafiles import DatasetFileError
     from r1web.datasets.files import iter_examples
-    from workers.domain.datafiles import DatasetFileError
 
     file_name = file_name or Path(path).name
 
@@ -235,7 +235,7 @@ def dataset_import_file(
 
 def synthetic_dataset_ensure(*, name: str = "synthetic", seed: int = 0) -> DatasetVersion:
     """The demo's task set, generated from a seed (same seed, same version)."""
-    from workers.domain.demo import demo_examples
+    from r1domain.demo import demo_examples
 
     train, test = demo_examples(seed)
     records = train + test
@@ -245,7 +245,7 @@ def synthetic_dataset_ensure(*, name: str = "synthetic", seed: int = 0) -> Datas
 def non_reasoning_dataset_ensure(*, name: str = "demo-general", seed: int = 0) -> DatasetVersion:
     """The demo's non-reasoning SFT set (greetings, opposites, number words...), generated
     from a seed (same seed, same version)."""
-    from workers.domain.general import general_examples
+    from r1domain.general import general_examples
 
     train, test = general_examples(seed)
     return dataset_version_create(
@@ -257,7 +257,7 @@ def non_reasoning_dataset_ensure(*, name: str = "demo-general", seed: int = 0) -
 def preference_dataset_ensure(*, name: str = "demo-preferences", seed: int = 0) -> DatasetVersion:
     """The demo's synthetic preference pairs (chosen: polite, right summary; rejected:
     wrong, missing or rude), generated from a seed (same seed, same version)."""
-    from workers.domain.preferences import synthetic_preferences
+    from r1domain.preferences import synthetic_preferences
 
     return dataset_version_create(
         name=name, records=synthetic_preferences(seed=seed),

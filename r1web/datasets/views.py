@@ -189,9 +189,9 @@ def export_download(request: HttpRequest, pk: int) -> FileResponse:
 @require_POST
 @role_required(OPERATOR)
 def version_sft(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    from r1domain.base import ConfigError
     from r1web.runs.recipes import launch
     from r1web.runs.services import RunError
-    from workers.domain.base import ConfigError
 
     version = selectors.version_get(name, number)
     form = ColdStartSFTForm(request.POST)

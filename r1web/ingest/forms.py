@@ -3,9 +3,9 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from r1domain.formats import FORMATS as COMPLETION_FORMATS
 from r1web.datasets.uploads import size_text
 from r1web.ingest.logfiles import FORMATS
-from workers.domain.formats import FORMATS as COMPLETION_FORMATS
 
 
 class TokenForm(forms.Form):

@@ -27,14 +27,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from r1web.ingest import schema
-from workers.domain.datafiles import (
+from r1domain.datafiles import (
     DatasetFileError,
     iter_lines,
     load_object,
     render_chat_prompt,
     text_value,
 )
+from r1web.ingest import schema
 
 FORMATS = ("trl", "verl")
 TRL_COLUMNS = {"step", "prompt", "completion", "advantage", "image", "images"}

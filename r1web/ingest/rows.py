@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from workers.domain.base import SampleRecord
-from workers.domain.formats import CompletionFormat, get_format
-from workers.domain.reflection import find_reflection_phrases
-from workers.domain.rewards import is_equivalent
+from r1domain.base import SampleRecord
+from r1domain.formats import CompletionFormat, get_format
+from r1domain.reflection import find_reflection_phrases
+from r1domain.rewards import is_equivalent
 
 ACCURACY_HINTS = ("acc", "correct")
 

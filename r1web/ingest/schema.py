@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.domain.formats import FORMATS, R1_ZERO
+from r1domain.formats import FORMATS, R1_ZERO
 
 MAX_DEPTH = 32
 MAX_TEXT = 1_000_000  # characters in one prompt or completion

@@ -15,7 +15,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from workers.domain.checkpoints import is_complete
+from r1domain.checkpoints import is_complete
 
 
 class Status(models.TextChoices):

@@ -12,12 +12,12 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from r1domain.base import ConfigError
+from r1domain.formats import FORMATS
+from r1domain.probes import check_probe_params
+from r1domain.rewards import REWARD_FUNCS
+from r1domain.trl_fields import check_trl_config
 from r1web.runs.models import StageKind
-from workers.domain.base import ConfigError
-from workers.domain.formats import FORMATS
-from workers.domain.probes import check_probe_params
-from workers.domain.rewards import REWARD_FUNCS
-from workers.domain.trl_fields import check_trl_config
 
 ParamCheck = Callable[[dict], None]
 
@@ -73,8 +73,8 @@ def _check_grpo(params: dict) -> None:
 
 
 def _check_rejection(params: dict) -> None:
+    from r1domain.rejection import check_params
     from r1web.runs.models import Checkpoint
-    from workers.domain.rejection import check_params
 
     _check_format(params)
     check_params(params)

@@ -1,6 +1,6 @@
 """The rejection-sampling stage's chart: prompts by pass rate, as a Plotly figure dict.
 
-A pure function of the histogram (``workers.domain.rejection.pass_rate_histogram``), so
+A pure function of the histogram (``r1domain.rejection.pass_rate_histogram``), so
 it is tested with plain lists.
 """
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import re
 
+from r1domain.base import ConfigError
+from r1domain.preferences import REWARD_MODEL_SCOPES
 from r1web.runs.models import Checkpoint
-from workers.domain.base import ConfigError
-from workers.domain.preferences import REWARD_MODEL_SCOPES
 
 # The name becomes a metric key (rewards/<name>/mean) and a per-sample reward's label.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,60}$")

@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from r1domain.base import ConfigError
 from r1web.accounts.access import role_required
 from r1web.accounts.roles import OPERATOR
 from r1web.htmx import render_partial, stop_polling_when, wants_partial
@@ -21,7 +22,6 @@ from r1web.runs.models import Checkpoint
 from r1web.runs.panels import stage_panel
 from r1web.runs.recipes import RECIPES, launch
 from r1web.runs.services import RunError, run_cancel, run_resume
-from workers.domain.base import ConfigError
 
 RUNS_PER_PAGE = 25
 

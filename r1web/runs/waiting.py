@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from r1domain.progress import Progress, measured
 from r1web.runs.models import Stage, StageKind, Status
-from workers.domain.progress import Progress, measured
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import groupby
 
+from r1domain.probes import word_diff
 from r1web.traces.models import Sample
-from workers.domain.probes import word_diff
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import functools
 from django import forms
 from django.utils.datastructures import MultiValueDict
 
+from r1domain.rejection import KEPT, VERDICTS
 from r1web.traces.models import FlagLabel
-from workers.domain.rejection import KEPT, VERDICTS
 
 # Bounds of what the database holds: a larger number is no id or step, and it would
 # overflow SQLite's integers (a 500) instead of matching nothing.

@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 # The detector's own matcher, so what is highlighted is exactly what was counted.
-from workers.domain.reflection import REFLECTION_PATTERN
+from r1domain.reflection import REFLECTION_PATTERN
 
 ELLIPSIS = "…"
 

@@ -48,7 +48,7 @@ class Sample(models.Model):
     verdict = models.CharField(max_length=40, blank=True)
     # A generative judge's prompt and raw answer, where rules could not decide.
     judge = models.JSONField(default=dict, blank=True)
-    # A probe prompt's greedy answer (workers.domain.probes): step = optimizer steps the
+    # A probe prompt's greedy answer (r1domain.probes): step = optimizer steps the
     # policy had taken, group = the probe's place in the set. Not a training sample: it
     # fed no update and stays out of training statistics.
     probe = models.BooleanField(default=False)

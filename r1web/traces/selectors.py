@@ -33,6 +33,7 @@ from django.db.models.lookups import GreaterThan, LessThan
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 
+from r1domain.rejection import KEPT
 from r1web.runs.models import Run, Stage, StageKind
 from r1web.traces.forms import (
     EVALUATION,
@@ -43,7 +44,6 @@ from r1web.traces.forms import (
     cleaned,
 )
 from r1web.traces.models import Flag, FlagLabel, Sample
-from workers.domain.rejection import KEPT
 
 PAGE_SIZE = 50
 MAX_CURSOR = 60  # characters: a float's repr, a colon and an id

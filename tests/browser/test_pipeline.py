@@ -12,9 +12,9 @@ from collections import Counter
 
 import pytest
 
+from r1domain.coldstart import parse_cold_start, readability_issues
 from r1web.runs.models import Run
 from r1web.traces.models import Sample
-from workers.domain.coldstart import parse_cold_start, readability_issues
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

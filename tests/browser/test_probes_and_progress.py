@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from r1domain.base import SampleRecord
 from r1web.datasets.models import DatasetExport
 from r1web.datasets.services import dataset_version_create
 from r1web.traces.services import samples_record
-from workers.domain.base import SampleRecord
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from r1domain.datafiles import DatasetFileError
 from r1web.datasets.content import content_hash
 from r1web.datasets.files import read_examples, write_examples
-from workers.domain.datafiles import DatasetFileError
 
 RECORDS = [
     {

@@ -7,11 +7,11 @@ import json
 import pytest
 from django.urls import reverse
 
+from r1domain.base import ConfigError
 from r1web.datasets.services import dataset_version_create
 from r1web.runs.models import Recipe, Run, StageInput, StageKind
 from r1web.runs.recipes import launch
 from r1web.runs.services import RunError
-from workers.domain.base import ConfigError
 
 
 @pytest.fixture

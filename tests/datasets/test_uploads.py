@@ -381,7 +381,7 @@ def test_a_hostile_line_is_a_clear_error_and_writes_nothing(db, tmp_path, line, 
 
 
 def test_a_line_longer_than_the_cap_is_refused_without_reading_it_whole(tmp_path):
-    from workers.domain.datafiles import DatasetFileError, iter_lines
+    from r1domain.datafiles import DatasetFileError, iter_lines
 
     path = tmp_path / "long.jsonl"
     path.write_bytes(b'{"prompt": "ok", "answer": "1"}\n' + b"x" * 5000 + b"\n")

@@ -15,13 +15,13 @@ from collections import Counter
 import pytest
 from django.db.models import Count
 
+from r1domain.coldstart import parse_cold_start, readability_issues
 from r1web.datasets.models import Example
 from r1web.runs.models import Run, Stage
 from r1web.runs.recipes import launch
 from r1web.runs.services import run_resume, stages_reap_stale
 from r1web.traces.models import Sample
 from tests.integration.conftest import ROOT, wait_for
-from workers.domain.coldstart import parse_cold_start, readability_issues
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

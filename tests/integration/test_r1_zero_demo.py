@@ -12,10 +12,10 @@ import time
 import pytest
 from django.db.models import Count
 
+from r1domain.aha_tasks import check_outcome
 from r1web.runs.models import MetricPoint, Run
 from r1web.traces.models import Sample
 from tests.integration.conftest import ROOT
-from workers.domain.aha_tasks import check_outcome
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

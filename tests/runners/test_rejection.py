@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from r1domain.base import ConfigError
 from r1web.datasets.models import Dataset, Example
 from r1web.datasets.services import dataset_version_create
 from r1web.runs.models import Checkpoint, Recipe, Run, Stage, Status
@@ -12,7 +13,6 @@ from r1web.runs.recipes.stages import rejection_sampling
 from r1web.runs.services import stage_claim
 from r1web.traces.models import Sample
 from tests.workers.scripted_model import READABLE, WRONG, ScriptedModel
-from workers.domain.base import ConfigError
 from workers.runner import execute
 from workers.runners.rejection import run_rejection_stage
 

@@ -106,9 +106,9 @@ def test_overlaid_runs_keep_their_order_and_a_renamed_run_its_new_name(viewer, l
 
 def test_the_aha_step_is_found_once_per_change_of_the_samples(make_run, monkeypatch):
     # A 25,000-step run reads 50,000 per-step counts to find it: every run page did.
+    from r1domain.base import SampleRecord
     from r1web.runs import chart_cache
     from r1web.traces.services import samples_record
-    from workers.domain.base import SampleRecord
 
     stage = make_run(total_steps=20)
 

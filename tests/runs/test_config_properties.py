@@ -11,9 +11,9 @@ from django import forms
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from r1domain.base import ConfigError
+from r1domain.trl_fields import CONFIG_CLASSES, check_trl_config, settable_fields
 from r1web.runs.forms import MAX_JSON_DEPTH, parse_trl_config
-from workers.domain.base import ConfigError
-from workers.domain.trl_fields import CONFIG_CLASSES, check_trl_config, settable_fields
 
 FIELD_NAMES = sorted({name for config in CONFIG_CLASSES for name in settable_fields(config)})
 NUMBERS = st.one_of(

@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from r1domain.base import ConfigError
 from r1web.datasets.models import Dataset
 from r1web.datasets.selectors import lineage_for_version
 from r1web.datasets.services import dataset_version_create, non_reasoning_dataset_ensure
 from r1web.runs.models import Recipe, Run, Stage, StageInput, StageKind
 from r1web.runs.services import stage_succeed
-from workers.domain.base import ConfigError
 from workers.runners.mix import run_mix_stage
 
 

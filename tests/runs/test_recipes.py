@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from r1domain.base import ConfigError
 from r1web.datasets.models import Dataset
 from r1web.runs.models import Checkpoint, Run, Stage
 from r1web.runs.recipes import RECIPES, launch
 from r1web.runs.services import RunError
-from workers.domain.base import ConfigError
 
 pytestmark = pytest.mark.django_db
 

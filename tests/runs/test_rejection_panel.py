@@ -8,11 +8,11 @@ import re
 
 import pytest
 
+from r1domain.base import SampleRecord
 from r1web.datasets.services import dataset_version_create
 from r1web.runs.panels.rejection import group_pass_rates
 from r1web.runs.rejection_charts import INSIDE, OUTSIDE, pass_rate_figure
 from r1web.traces.services import samples_record
-from workers.domain.base import SampleRecord
 
 # group -> verdicts of its 4 samples
 GROUPS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from r1domain.base import ConfigError
 from r1web.runs.models import Checkpoint
 from r1web.runs.registry import stage_kind
-from workers.domain.base import ConfigError
 
 pytestmark = pytest.mark.django_db
 

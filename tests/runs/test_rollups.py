@@ -72,8 +72,8 @@ def test_samples_keep_per_step_statistics_as_metric_points(make_run, make_sample
 
 
 def test_a_step_written_in_two_batches_counts_both(make_run, make_samples):
+    from r1domain.base import SampleRecord
     from r1web.traces.services import samples_record
-    from workers.domain.base import SampleRecord
 
     stage = make_run()
     make_samples(stage, steps=1, groups=1, per_group=4)

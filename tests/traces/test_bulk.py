@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from r1domain.base import SampleRecord
 from r1web.traces.bulk import COPY_FROM_ROWS
 from r1web.traces.models import Sample
 from r1web.traces.services import samples_record
-from workers.domain.base import SampleRecord
 
 
 def records(steps, groups: int = 12, per_group: int = 8) -> list[SampleRecord]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from r1domain.base import SampleRecord
 from r1web.runs.reports import run_report
 from r1web.runs.selectors import reflection_counts, sample_step_stats
 from r1web.traces.models import Sample
 from r1web.traces.services import samples_record
-from workers.domain.base import SampleRecord
 
 HTMX = {"HX-Request": "true"}
 KEY = "synthetic:largest:3-9-4-1"

@@ -184,8 +184,8 @@ def test_a_rare_word_is_found_through_the_text_index_and_a_common_one_by_walking
         make_run, make_samples):
     # bench/trace_browser.py: walking the newest-first index for a word in 1 sample of
     # 500 read 27,000 rows of a million-sample run (38 ms); its trigram index, 422 (3 ms).
+    from r1domain.base import SampleRecord
     from r1web.traces.services import samples_record
-    from workers.domain.base import SampleRecord
 
     stage = make_run()
     make_samples(stage, steps=125, groups=3, per_group=8)  # 3,000 samples
@@ -220,9 +220,9 @@ def test_an_older_runs_id_bounds_are_found_without_reading_a_newer_runs_samples(
         make_run, field):
     # bench/load.py: behind a live run of 176,000 samples, the planner walked the primary
     # key back through all of them to find an older run's last id (150-230 ms a page).
+    from r1domain.base import SampleRecord
     from r1web.traces.selectors import first_and_last_ids
     from r1web.traces.services import samples_record
-    from workers.domain.base import SampleRecord
 
     def records(steps: int) -> list[SampleRecord]:
         return [SampleRecord(step=n // 8, group=0, index=n % 8, prompt="p", completion="c",
@@ -253,9 +253,9 @@ def _searched_through_the_index(stage, monkeypatch, every: int, samples: int, es
     """``stage`` with ``samples`` samples, one in ``every`` "reconsider it", the rest
     "go on"; searches read through the trigram index, the planner expecting ``estimate``
     matches."""
+    from r1domain.base import SampleRecord
     from r1web.traces import selectors
     from r1web.traces.services import samples_record
-    from workers.domain.base import SampleRecord
 
     samples_record(stage=stage, records=[
         SampleRecord(step=n // 8, group=0, index=n % 8, prompt="p",

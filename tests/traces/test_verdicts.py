@@ -6,10 +6,10 @@ import pytest
 from django.http import QueryDict
 from django.urls import reverse
 
+from r1domain.base import SampleRecord
 from r1web.traces.models import Sample
 from r1web.traces.selectors import filter_samples
 from r1web.traces.services import samples_record
-from workers.domain.base import SampleRecord
 
 HOSTILE = '<script>window.pwned=1</script>'
 VERDICTS = ["kept", "incorrect", "incorrect", "mixed_language", "over_quota", ""]

@@ -6,7 +6,7 @@ samples kept script what "the model" says: completions by question, verdicts by 
 
 from __future__ import annotations
 
-from workers.domain.prompts import render_r1_zero
+from r1domain.prompts import render_r1_zero
 
 READABLE = "<think> 9 is bigger than 3 and 1 . </think> <answer> 9 </answer>"
 WRONG = "<think> 3 is bigger than 1 . </think> <answer> 3 </answer>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 
-from workers.domain.aha_tasks import check_outcome, generate_repeat, make_repeat_example
+from r1domain.aha_tasks import check_outcome, generate_repeat, make_repeat_example
 from workers.stages.tiny_base import (
     CorpusSpec,
     build_corpus,

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from r1domain.base import ConfigError
 from r1web.runs.models import MetricPoint, Recipe, Run, Stage, StageKind
-from workers.domain.base import ConfigError
 from workers.runners.build_base import base_dir, run_build_base_stage
 from workers.stages import tiny_base
 from workers.stages.tiny_base import ModelSpec, TrainSpec

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from workers.domain.base import MemorySink
-from workers.domain.checkpoints import is_complete, prune_checkpoints
+from r1domain.base import MemorySink
+from r1domain.checkpoints import is_complete, prune_checkpoints
 
 
 def _save(folder, step: int):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.domain.coldstart import (
+from r1domain.coldstart import (
     ColdStartFormatError,
     from_think_answer,
     parse_cold_start,

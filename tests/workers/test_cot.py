@@ -3,8 +3,8 @@ model-written reasoning goes before it, an unreadable one is not used."""
 
 from __future__ import annotations
 
-from workers.domain.coldstart import parse_cold_start
-from workers.domain.cot import with_cot
+from r1domain.coldstart import parse_cold_start
+from r1domain.cot import with_cot
 
 EXAMPLE = {"key": "g1", "prompt": "Say hello to Ada", "completion": "Hello, Ada!",
            "provenance": {"key": "g1"}}

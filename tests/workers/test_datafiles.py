@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.domain.datafiles import DatasetFileError, load_jsonl, parse_jsonl_bytes
+from r1domain.datafiles import DatasetFileError, load_jsonl, parse_jsonl_bytes
 
 GSM8K_TRAIN = Path(__file__).resolve().parents[2].parent / "shared/data/gsm8k/train.jsonl"
 

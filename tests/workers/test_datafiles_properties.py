@@ -8,7 +8,7 @@ import json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from workers.domain.datafiles import DatasetFileError, parse_jsonl_bytes, parse_line
+from r1domain.datafiles import DatasetFileError, parse_jsonl_bytes, parse_line
 
 KEYS = ["question", "answer", "prompt", "response", "messages", "task", "split", "language",
         "role", "content", "completion"]

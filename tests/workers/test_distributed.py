@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from r1domain.processes import accelerate_configs
 from workers.distributed import launch_command
-from workers.domain.processes import accelerate_configs
 
 
 def test_without_a_named_config_the_processes_start_under_torchrun_on_this_machine():

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from workers.domain.base import MemorySink
-from workers.domain.records import build_record
-from workers.domain.synthetic import generate
+from r1domain.base import MemorySink
+from r1domain.records import build_record
+from r1domain.synthetic import generate
 from workers.stages.evaluate import evaluate, majority_answer, summarise
 
 

@@ -4,14 +4,14 @@ import json
 
 import pytest
 
+from r1domain.datafiles import DatasetFileError, parse_jsonl_bytes
+from r1domain.general import general_examples, number_word
 from r1web.datasets.models import Dataset, DatasetVersion, Example
 from r1web.datasets.services import (
     DatasetError,
     dataset_import_file,
     non_reasoning_dataset_ensure,
 )
-from workers.domain.datafiles import DatasetFileError, parse_jsonl_bytes
-from workers.domain.general import general_examples, number_word
 
 
 def all_records(seed: int) -> list[dict]:

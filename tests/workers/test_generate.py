@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.domain.base import ConfigError
+from r1domain.base import ConfigError
 from workers.stages.generate import render_direct, render_few_shot, render_prompts
 
 EXEMPLAR = {

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.domain.base import ConfigError, MemorySink, StageCancelled
-from workers.domain.synthetic import generate
+from r1domain.base import ConfigError, MemorySink, StageCancelled
+from r1domain.synthetic import generate
 from workers.stages.grpo import run_grpo, validate_grpo_config
 
 TINY_RUN = {
@@ -165,7 +165,7 @@ def test_a_stop_request_ends_training_after_the_current_step(micro_base, tmp_pat
 def test_the_demo_config_is_a_valid_recordable_grpo_config():
     from trl import GRPOConfig
 
-    from workers.domain.demo import DEMO_GRPO_CONFIG
+    from r1domain.demo import DEMO_GRPO_CONFIG
     from workers.stages.grpo import completions_per_step
     from workers.stages.trl_config import build_stage_config
 

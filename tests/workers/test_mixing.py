@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.domain.base import ConfigError
-from workers.domain.mixing import largest_total, mix, mix_counts, realised_shares
+from r1domain.base import ConfigError
+from r1domain.mixing import largest_total, mix, mix_counts, realised_shares
 
 
 def source(name: str, n: int) -> list[dict]:

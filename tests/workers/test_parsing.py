@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from workers.domain.parsing import extract_answer, extract_think, format_ok, parse_completion
+from r1domain.parsing import extract_answer, extract_think, format_ok, parse_completion
 
 
 def test_a_well_formed_completion_splits_into_reasoning_and_answer():

@@ -5,9 +5,9 @@ from collections import Counter
 
 import pytest
 
-from workers.domain.coldstart import parse_cold_start
-from workers.domain.datafiles import DatasetFileError
-from workers.domain.preferences import (
+from r1domain.coldstart import parse_cold_start
+from r1domain.datafiles import DatasetFileError
+from r1domain.preferences import (
     REJECTED_KINDS,
     parse_preference_jsonl,
     synthetic_preferences,

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from workers.domain.base import ConfigError, MemorySink
-from workers.domain.probes import (
+from r1domain.base import ConfigError, MemorySink
+from r1domain.probes import (
     check_probe_params,
     is_probe_step,
     probe_records,
     probe_settings,
     word_diff,
 )
-from workers.domain.synthetic import generate
+from r1domain.synthetic import generate
 
 
 def test_rounds_fall_every_n_steps_and_on_the_last_one():

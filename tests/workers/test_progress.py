@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from workers.domain.progress import Meter, Progress, TerminalProgress, duration
+from r1domain.progress import Meter, Progress, TerminalProgress, duration
 
 
 class FakeClock:

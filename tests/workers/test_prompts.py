@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from workers.domain.prompts import R1_ZERO_TEMPLATE, render_r1_zero
+from r1domain.prompts import R1_ZERO_TEMPLATE, render_r1_zero
 
 
 def test_the_template_is_the_r1_zero_text_word_for_word():

@@ -15,12 +15,12 @@ import pytest
 from django.db import IntegrityError, OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
+from r1domain.base import SampleRecord
 from r1web.runs import rollups
 from r1web.runs.models import MetricPoint, MetricRollup, Stage
 from r1web.runs.services import metrics_record, stage_heartbeat
 from r1web.traces.services import samples_record
 from workers import recording
-from workers.domain.base import SampleRecord
 from workers.recording import DatabaseSink, Heartbeat, write_retrying
 
 pytestmark = pytest.mark.django_db(transaction=True)

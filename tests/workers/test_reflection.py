@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from workers.domain.reflection import find_reflection_phrases, reflection_rate
+from r1domain.reflection import find_reflection_phrases, reflection_rate
 
 
 def test_each_occurrence_is_reported_in_order():

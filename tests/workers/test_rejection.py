@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from r1domain import rejection
+from r1domain.base import ConfigError, MemorySink, StageCancelled
+from r1domain.records import build_record
 from tests.workers.scripted_model import READABLE, WRONG, ScriptedModel
-from workers.domain import rejection
-from workers.domain.base import ConfigError, MemorySink, StageCancelled
-from workers.domain.records import build_record
 from workers.stages.rejection import rejection_sample
 
 Q_LARGEST = "Find the largest of 3 9 1"
@@ -213,7 +213,7 @@ def test_a_stop_request_cancels_before_the_next_batch(monkeypatch):
 
 @pytest.mark.slow
 def test_on_the_tiny_base_every_sample_is_reported_with_a_verdict(micro_base):
-    from workers.domain.synthetic import generate
+    from r1domain.synthetic import generate
 
     examples = generate(3, split="train")
     sink = MemorySink()
@@ -251,10 +251,10 @@ def test_a_stage_on_the_tiny_base_records_every_sample_through_the_worker_path(
 ):
     # The tiny base answers next to nothing right, so the stage may well keep nothing:
     # what must hold is that it ran, recorded every sample, and said what it made.
+    from r1domain.synthetic import generate
     from r1web.datasets.services import dataset_version_create
     from r1web.runs.models import Checkpoint, StageInput
     from r1web.traces.models import Sample
-    from workers.domain.synthetic import generate
     from workers.runner import execute
 
     prompts = dataset_version_create(name="p", records=generate(3, split="train"), source="t")

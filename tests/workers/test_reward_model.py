@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from workers.domain.base import ConfigError, MemorySink, StageCancelled
-from workers.domain.formats import COLD_START, CompletionFormat
-from workers.domain.preferences import synthetic_preferences
-from workers.domain.synthetic import generate
+from r1domain.base import ConfigError, MemorySink, StageCancelled
+from r1domain.formats import COLD_START, CompletionFormat
+from r1domain.preferences import synthetic_preferences
+from r1domain.synthetic import generate
 from workers.stages.reward_model import run_reward_model
 from workers.stages.reward_models import reward_model_func
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.template.loader import render_to_string
 
+from r1domain.base import ConfigError
 from r1web.datasets.services import preference_dataset_ensure
 from r1web.runs.models import (
     Checkpoint,
@@ -17,7 +18,6 @@ from r1web.runs.models import (
     StageKind,
 )
 from r1web.runs.panels import stage_panel
-from workers.domain.base import ConfigError
 from workers.runners.reward_model import (
     grpo_reward_weights,
     reward_model_checkpoint,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.domain.base import ConfigError
-from workers.domain.rewards import (
+from r1domain.base import ConfigError
+from r1domain.rewards import (
     REWARD_FUNCS,
     accuracy,
     format,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.domain.base import ConfigError
+from r1domain.base import ConfigError
 from workers.stages.sft import sampled_record, validate_sft_config
 
 

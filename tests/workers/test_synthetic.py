@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from workers.domain.synthetic import generate
+from r1domain.synthetic import generate
 
 
 def test_examples_carry_prompt_answer_task_split_and_a_key():

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from r1domain.base import MemorySink, StageCancelled
+from r1domain.prompts import R1_ZERO_TEMPLATE, render_r1_zero
 from r1web.runs.management.commands.tiny_base import SIZES as command_sizes
 from r1web.runs.management.commands.tiny_base import default_out
-from workers.domain.base import MemorySink, StageCancelled
-from workers.domain.prompts import R1_ZERO_TEMPLATE, render_r1_zero
 from workers.stages.tiny_base import (
     SIZES,
     ModelSpec,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from workers.domain.base import ConfigError
-from workers.domain.demo import DEMO_GRPO_CONFIG
-from workers.domain.trl_fields import (
+from r1domain.base import ConfigError
+from r1domain.demo import DEMO_GRPO_CONFIG
+from r1domain.trl_fields import (
     CONFIG_CLASSES,
     GRPO_DEFAULTS,
     REFUSALS,
@@ -214,7 +214,7 @@ def test_settable_fields_describe_their_values_for_a_form():
 
 def test_the_check_imports_neither_torch_nor_trl_nor_django():
     code = (
-        "import sys, workers.domain.trl_fields as t; t.check_trl_config({}, 'GRPOConfig'); "
+        "import sys, r1domain.trl_fields as t; t.check_trl_config({}, 'GRPOConfig'); "
         "bad = {'torch', 'transformers', 'trl', 'datasets', 'django'} & set(sys.modules); "
         "sys.exit(', '.join(sorted(bad)) or None)"
     )
@@ -237,7 +237,7 @@ def _trl_fields(config: str) -> dict[str, dataclasses.Field]:
 
 
 def test_the_committed_field_names_are_the_installed_trl_s():
-    path = Path(__file__).resolve().parents[2] / "workers/domain/trl_field_names.json"
+    path = Path(__file__).resolve().parents[2] / "r1domain/trl_field_names.json"
     committed = json.loads(path.read_text())
     assert sorted(committed) == sorted(CONFIG_CLASSES)
     for config in CONFIG_CLASSES:

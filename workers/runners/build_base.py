@@ -17,9 +17,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+from r1domain.base import ConfigError
 from r1web.runs.models import Stage
 from r1web.runs.services import checkpoint_record
-from workers.domain.base import ConfigError
 from workers.recording import DatabaseSink
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from r1domain.base import ConfigError
+from r1domain.mixing import mix
 from r1web.datasets.models import Dataset, DatasetVersion, Example
 from r1web.datasets.services import dataset_version_create
 from r1web.runs.models import Stage, StageInput
-from workers.domain.base import ConfigError
-from workers.domain.mixing import mix
 
 
 def mix_sources(stage: Stage) -> list[StageInput]:

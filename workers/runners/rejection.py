@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from r1domain import rejection
+from r1domain.base import ConfigError
+from r1domain.coldstart import DEFAULT_TOKEN
 from r1web.curation.services import curation_dataset_get_or_create
 from r1web.datasets.models import Dataset, DatasetVersion, Example
 from r1web.datasets.services import dataset_version_create
 from r1web.runs.models import Checkpoint, Stage, StageInput
-from workers.domain import rejection
-from workers.domain.base import ConfigError
-from workers.domain.coldstart import DEFAULT_TOKEN
 from workers.runner import _sink, completion_format, model_path, stage_examples
 
 

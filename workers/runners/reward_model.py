@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from r1domain.base import ConfigError
+from r1domain.coldstart import DEFAULT_TOKEN
+from r1domain.formats import COLD_START, CompletionFormat, get_format
 from r1web.runs.models import Checkpoint, Stage, StageInput
 from r1web.runs.services import checkpoint_record
-from workers.domain.base import ConfigError
-from workers.domain.coldstart import DEFAULT_TOKEN
-from workers.domain.formats import COLD_START, CompletionFormat, get_format
 
 PREFERENCES = StageInput.Role.PREFERENCES
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from workers.domain.base import StageCancelled, StageSink
-from workers.domain.cot import cot_prompt, with_cot
-from workers.domain.formats import CompletionFormat
+from r1domain.base import StageCancelled, StageSink
+from r1domain.cot import cot_prompt, with_cot
+from r1domain.formats import CompletionFormat
 from workers.stages.evaluate import SEQUENCES_PER_BATCH, generate_completions, load_policy
 from workers.stages.runtime import torch_threads
 

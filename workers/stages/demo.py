@@ -18,8 +18,8 @@ import json
 import time
 from pathlib import Path
 
-from workers.domain.base import MemorySink
-from workers.domain.demo import (
+from r1domain.base import MemorySink
+from r1domain.demo import (
     DEMO_EVAL,
     DEMO_GRPO_CONFIG,
     DEMO_REWARD_FUNCS,

@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from workers.domain.base import SampleRecord, StageCancelled, StageSink
-from workers.domain.formats import CompletionFormat
-from workers.domain.records import build_record
-from workers.domain.rewards import is_equivalent
+from r1domain.base import SampleRecord, StageCancelled, StageSink
+from r1domain.formats import CompletionFormat
+from r1domain.records import build_record
+from r1domain.rewards import is_equivalent
 from workers.stages.runtime import rebalance, torch_threads
 
 Example = dict[str, Any]

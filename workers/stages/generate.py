@@ -18,11 +18,11 @@ from typing import Any
 
 import torch
 
-from workers.domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
-from workers.domain.coldstart import ColdStartFormatError, parse_cold_start
-from workers.domain.parsing import extract_answer, extract_think
-from workers.domain.prompts import render_r1_zero
-from workers.domain.records import build_record
+from r1domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
+from r1domain.coldstart import ColdStartFormatError, parse_cold_start
+from r1domain.parsing import extract_answer, extract_think
+from r1domain.prompts import render_r1_zero
+from r1domain.records import build_record
 from workers.stages.evaluate import SEQUENCES_PER_BATCH, generate_completions, load_policy
 from workers.stages.runtime import torch_threads
 

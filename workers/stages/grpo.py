@@ -22,11 +22,11 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
-from workers.domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
-from workers.domain.formats import CompletionFormat, from_column
-from workers.domain.probes import is_probe_step, probe_records
-from workers.domain.records import build_record
-from workers.domain.rewards import get_reward_funcs
+from r1domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
+from r1domain.formats import CompletionFormat, from_column
+from r1domain.probes import is_probe_step, probe_records
+from r1domain.records import build_record
+from r1domain.rewards import get_reward_funcs
 from workers.stages.runtime import ThreadShareCallback, torch_threads
 from workers.stages.trl_config import build_stage_config, validate_trl_config
 
@@ -116,7 +116,7 @@ class SinkCallback(TrainerCallback):
 
 class ProbeCallback(TrainerCallback):
     """Before training, every ``every`` steps and after the last step, the current policy
-    answers the probe prompts greedily (``workers.domain.probes``); the answers go to the
+    answers the probe prompts greedily (``r1domain.probes``); the answers go to the
     sink as probe samples. Runs on the main process only, under ``torch.no_grad``."""
 
     def __init__(self, sink: StageSink, examples: list[Example], every: int, tokenizer, *,
@@ -315,7 +315,7 @@ def run_grpo(
     if sink.should_stop():
         raise StageCancelled("cancelled before GRPO started")
     # The Trainer would delete old checkpoints before the sink has recorded the new one
-    # (workers.domain.checkpoints); the sink prunes instead, once it has.
+    # (r1domain.checkpoints); the sink prunes instead, once it has.
     keep, config.save_total_limit = config.save_total_limit, None
     callback = SinkCallback(sink, keep)
     tokenizer = _load_tokenizer(model_path)

@@ -2,7 +2,7 @@
 
 From one checkpoint, ``samples_per_prompt`` completions per prompt, each judged by the
 rule rewards or, where a prompt has no reference answer, by a generative judge model;
-then the readability filters and the per-prompt quota (``workers.domain.rejection``).
+then the readability filters and the per-prompt quota (``r1domain.rejection``).
 Every sample, kept or not, is reported to the sink with its verdict, so the trace
 browser shows why each one was dropped. Plain Python: no Django.
 """
@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 
-from workers.domain import rejection
-from workers.domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
-from workers.domain.coldstart import DEFAULT_TOKEN
-from workers.domain.formats import CompletionFormat
-from workers.domain.records import build_record
+from r1domain import rejection
+from r1domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
+from r1domain.coldstart import DEFAULT_TOKEN
+from r1domain.formats import CompletionFormat
+from r1domain.records import build_record
 from workers.stages.evaluate import (
     SEQUENCES_PER_BATCH,
     generate_completions,

@@ -19,8 +19,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from workers.domain.base import ConfigError, StageCancelled, StageSink
-from workers.domain.formats import COLD_START, CompletionFormat
+from r1domain.base import ConfigError, StageCancelled, StageSink
+from r1domain.formats import COLD_START, CompletionFormat
 from workers.stages.grpo import SinkCallback
 from workers.stages.runtime import ThreadShareCallback, torch_threads
 

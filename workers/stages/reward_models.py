@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from workers.domain.base import ConfigError
-from workers.domain.formats import CompletionFormat
-from workers.domain.preferences import REWARD_MODEL_SCOPES as SCOPES
-from workers.domain.rewards import _text
+from r1domain.base import ConfigError
+from r1domain.formats import CompletionFormat
+from r1domain.preferences import REWARD_MODEL_SCOPES as SCOPES
+from r1domain.rewards import _text
 
 BATCH = 32
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import torch
 
-from workers.domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
-from workers.domain.coldstart import ColdStartFormatError, parse_cold_start
-from workers.domain.formats import COLD_START, get_format
-from workers.domain.reflection import find_reflection_phrases
-from workers.domain.rewards import is_equivalent
+from r1domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
+from r1domain.coldstart import ColdStartFormatError, parse_cold_start
+from r1domain.formats import COLD_START, get_format
+from r1domain.reflection import find_reflection_phrases
+from r1domain.rewards import is_equivalent
 from workers.stages.runtime import ThreadShareCallback, torch_threads
 
 Example = dict[str, Any]

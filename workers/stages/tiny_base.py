@@ -4,7 +4,7 @@ R1-Zero starts from a pretrained base model. Downloading one is not possible her
 ``build_tiny_base`` trains a Qwen2-architecture causal LM of about a million parameters,
 with its own byte-level BPE tokenizer, on a corpus of R1-Zero prompts
 (``prompts.R1_ZERO_TEMPLATE``) over the demo task, repeated addition ("Add 7 to 12 four
-times", ``workers.domain.aha_tasks``), followed by solutions. ``size="small"`` (``SIZES``)
+times", ``r1domain.aha_tasks``), followed by solutions. ``size="small"`` (``SIZES``)
 builds the distillation student: a quarter of the parameters on half the corpus, same
 tokenizer and task.
 
@@ -44,9 +44,9 @@ from pathlib import Path
 
 import torch
 
-from workers.domain.aha_tasks import BASE_TASK, Example, generate_repeat
-from workers.domain.base import StageCancelled, StageSink
-from workers.domain.prompts import R1_ZERO_TEMPLATE, render_r1_zero
+from r1domain.aha_tasks import BASE_TASK, Example, generate_repeat
+from r1domain.base import StageCancelled, StageSink
+from r1domain.prompts import R1_ZERO_TEMPLATE, render_r1_zero
 
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"

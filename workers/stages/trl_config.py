@@ -1,7 +1,7 @@
 """Building a TRL config on the worker from a user's checked fields.
 
 What a user may set, and in what range, is decided torch-free by
-``workers.domain.trl_fields`` (the web process runs that check too). This side adds
+``r1domain.trl_fields`` (the web process runs that check too). This side adds
 what only the worker knows, its hardware, and proves the config builds with TRL.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from workers.domain.base import ConfigError
-from workers.domain.trl_fields import check_trl_config
+from r1domain.base import ConfigError
+from r1domain.trl_fields import check_trl_config
 
 
 def hardware_defaults() -> dict[str, Any]:

@@ -1,11 +1,11 @@
 """``{{ seconds|duration }}``: a job's time left in the terminal's words
-(``workers.domain.progress``)."""
+(``r1domain.progress``)."""
 
 from __future__ import annotations
 
 from django import template
 
-from workers.domain.progress import duration as duration_text
+from r1domain.progress import duration as duration_text
 
 register = template.Library()
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
+from r1domain import rejection
+from r1domain.base import ConfigError
 from r1web.runs.models import Checkpoint, Stage
 from r1web.runs.rejection_charts import pass_rate_figure
 from r1web.traces.models import Sample
-from workers.domain import rejection
-from workers.domain.base import ConfigError
 
 
 @dataclass(frozen=True)

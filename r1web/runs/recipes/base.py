@@ -20,13 +20,13 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from r1domain.base import ConfigError
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
 from r1web.datasets.models import Dataset, DatasetVersion
 from r1web.runs.models import Checkpoint, Run, Stage, StageInput
 from r1web.runs.registry import stage_kind
 from r1web.runs.services import RunError, run_start
-from workers.domain.base import ConfigError
 
 MAX_TEXT = 500
 
@@ -208,7 +208,7 @@ def _number(param: Param, raw: Any, kind: type) -> int | float:
 def _config(param: Param, raw: Any) -> dict:
     if not isinstance(raw, dict):
         raise RunError(f"{param.label} must be an object of {param.config_class} fields")
-    from workers.domain.trl_fields import check_trl_config
+    from r1domain.trl_fields import check_trl_config
 
     return check_trl_config(raw, param.config_class)
 

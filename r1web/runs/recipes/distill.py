@@ -7,6 +7,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from r1domain.demo import DEMO_REWARD_FUNCS
+from r1domain.formats import COLD_START, R1_ZERO
 from r1web.runs.models import Checkpoint, Recipe, Stage, StageInput, StageKind, Status
 from r1web.runs.recipes import stages
 from r1web.runs.recipes.base import (
@@ -19,8 +21,6 @@ from r1web.runs.recipes.base import (
 )
 from r1web.runs.recipes.cold_start import SFT_CONFIG
 from r1web.runs.recipes.r1_zero import GRPO_CONFIG
-from workers.domain.demo import DEMO_REWARD_FUNCS
-from workers.domain.formats import COLD_START, R1_ZERO
 
 SMALL_BASE = "tiny-base-small"
 # The small student learns the teacher's format within 150 steps but not its additions:

@@ -8,6 +8,7 @@ the non-reasoning set and the preference set from seeded synthetic generators.
 
 from __future__ import annotations
 
+from r1domain.formats import COLD_START
 from r1web.datasets.models import Dataset
 from r1web.runs.models import Recipe, StageInput, StageKind
 from r1web.runs.recipes import stages
@@ -23,7 +24,6 @@ from r1web.runs.recipes.base import (
 from r1web.runs.recipes.cold_start import SFT_CONFIG
 from r1web.runs.recipes.r1_zero import COMMON_PARAMS, GRPO_CONFIG
 from r1web.runs.services import RunError
-from workers.domain.formats import COLD_START
 
 RULES = ["accuracy", "format", "language_consistency"]
 RM_DEMO_CONFIG = {"max_steps": 60, "learning_rate": 1e-3, "per_device_train_batch_size": 16}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from r1domain.demo import DEMO_REWARD_FUNCS
 from r1web.runs.models import Recipe
 from r1web.runs.recipes import stages
 from r1web.runs.recipes.base import Param, RecipeSpec, default_base, prompts_dataset
-from workers.domain.demo import DEMO_REWARD_FUNCS
 
 COMMON_PARAMS = (
     Param("name", "str", "Run name", "blank = made from the model and dataset"),

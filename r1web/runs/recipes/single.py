@@ -3,6 +3,7 @@ checkpoint into a cold-start dataset, or train a reward model on preference pair
 
 from __future__ import annotations
 
+from r1domain.formats import FORMATS, R1_ZERO
 from r1web.datasets.models import Dataset
 from r1web.runs.models import Recipe, StageInput, StageKind
 from r1web.runs.recipes import stages
@@ -16,7 +17,6 @@ from r1web.runs.recipes.base import (
     prompts_dataset,
 )
 from r1web.runs.services import RunError
-from workers.domain.formats import FORMATS, R1_ZERO
 
 
 def _build_rejection(values: dict) -> list[StageSpec]:

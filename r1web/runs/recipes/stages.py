@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from r1domain.demo import DEMO_EVAL, DEMO_GRPO_CONFIG
+from r1domain.formats import COLD_START, R1_ZERO
+from r1domain.probes import DEFAULT_EVERY, DEFAULT_PROMPTS, MAX_PROMPTS
+from r1domain.processes import MAX_PROCESSES, accelerate_configs
 from r1web.runs.models import Checkpoint, StageInput, StageKind
 from r1web.runs.recipes.base import DataSpec, Param, StageSpec
-from workers.domain.demo import DEMO_EVAL, DEMO_GRPO_CONFIG
-from workers.domain.formats import COLD_START, R1_ZERO
-from workers.domain.probes import DEFAULT_EVERY, DEFAULT_PROMPTS, MAX_PROMPTS
-from workers.domain.processes import MAX_PROCESSES, accelerate_configs
 
 Model = Checkpoint | str
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from r1domain.progress import terminal
 from r1web.datasets.files import write_examples
 from r1web.datasets.progress import terminal_rows
 from r1web.datasets.selectors import version_records
 from r1web.runs.recipes import resolve_version
 from r1web.runs.services import RunError
-from workers.domain.progress import terminal
 
 
 class Command(BaseCommand):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from r1domain.progress import terminal
 from r1web.datasets.files import FORMATS
 from r1web.datasets.progress import TerminalImport
 from r1web.datasets.services import DatasetError, dataset_import_file
-from workers.domain.progress import terminal
 
 
 class Command(BaseCommand):

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from r1domain.formats import FORMATS as COMPLETION_FORMATS
 from r1web.ingest.logfiles import (
     FORMATS,
     LogFileError,
@@ -17,7 +18,6 @@ from r1web.ingest.logfiles import (
 )
 from r1web.ingest.models import ExternalRun
 from r1web.ingest.services import IngestError, rollouts_import
-from workers.domain.formats import FORMATS as COMPLETION_FORMATS
 
 SOURCES = {"trl": ExternalRun.Source.TRL_PARQUET, "verl": ExternalRun.Source.VERL}
 

@@ -9,13 +9,13 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from r1domain.base import ConfigError
+from r1domain.progress import TerminalProgress, duration, terminal
 from r1web.runs.models import Stage, Status
 from r1web.runs.recipes import RECIPES, get_recipe, launch
 from r1web.runs.reports import run_report
 from r1web.runs.services import RunError, stages_reap_stale
 from r1web.runs.waiting import progress_unit, queue_state
-from workers.domain.base import ConfigError
-from workers.domain.progress import TerminalProgress, duration, terminal
 
 HINT_AFTER = 15  # seconds a stage may sit queued before we say why
 HINT_EVERY = 30  # seconds between two looks at the queue (a look may ping the workers)

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from r1domain.aha_tasks import BASE_TASK
+from r1domain.progress import TerminalProgress, TerminalSink, duration, terminal
 from r1web.runs.models import Checkpoint
-from workers.domain.aha_tasks import BASE_TASK
-from workers.domain.progress import TerminalProgress, TerminalSink, duration, terminal
 
 # The sizes of workers.stages.tiny_base.SIZES, named here so --help works without torch.
 SIZES = ("default", "small")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from workers.domain.checkpoints import prune_checkpoints
+from r1domain.checkpoints import prune_checkpoints
 
 
 @dataclass
@@ -39,7 +39,7 @@ class SampleRecord:
     example_key: str = ""  # provenance: which dataset example the prompt came from
     verdict: str = ""  # rejection sampling: "kept" or why the sample was dropped
     judge: dict = field(default_factory=dict)  # a generative judge's prompt and raw verdict
-    # A probe prompt's answer (``workers.domain.probes``): never part of a policy update
+    # A probe prompt's answer (``r1domain.probes``): never part of a policy update
     # nor of the training statistics.
     probe: bool = False
 
@@ -58,7 +58,7 @@ class StageSink(Protocol):
     def checkpoint_saved(self, step: int, path: str, keep: int | None = None) -> None:
         """Record a checkpoint; with ``keep`` (TRL's ``save_total_limit``), then delete
         all but the newest ``keep`` checkpoints up to it
-        (``workers.domain.checkpoints.prune_checkpoints``), never before the record."""
+        (``r1domain.checkpoints.prune_checkpoints``), never before the record."""
         ...
 
     def should_stop(self) -> bool: ...

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from workers.domain.checkpoints import prune_checkpoints
+from r1domain.checkpoints import prune_checkpoints
 
 Clock = Callable[[], float]
 

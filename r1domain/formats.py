@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workers.domain.coldstart import DEFAULT_TOKEN, ColdStartFormatError, parse_cold_start
-from workers.domain.parsing import ParsedCompletion, parse_completion
-from workers.domain.prompts import render_r1_zero
+from r1domain.coldstart import DEFAULT_TOKEN, ColdStartFormatError, parse_cold_start
+from r1domain.parsing import ParsedCompletion, parse_completion
+from r1domain.prompts import render_r1_zero
 
 R1_ZERO = "r1-zero"
 COLD_START = "cold-start"
@@ -47,7 +47,7 @@ class CompletionFormat:
 
 def get_format(name: str = R1_ZERO, special_token: str = DEFAULT_TOKEN) -> CompletionFormat:
     if name not in FORMATS:
-        from workers.domain.base import ConfigError
+        from r1domain.base import ConfigError
 
         raise ConfigError(f"unknown completion format {name!r} (known: {', '.join(FORMATS)})")
     return CompletionFormat(name, special_token or DEFAULT_TOKEN)

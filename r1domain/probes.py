@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
-from workers.domain.base import ConfigError, SampleRecord
-from workers.domain.formats import CompletionFormat
-from workers.domain.records import build_record
-from workers.domain.rewards import REWARD_FUNCS
+from r1domain.base import ConfigError, SampleRecord
+from r1domain.formats import CompletionFormat
+from r1domain.records import build_record
+from r1domain.rewards import REWARD_FUNCS
 
 # On by default: 16 rounds over the demo's 150 steps, a few seconds in all.
 DEFAULT_EVERY = 10

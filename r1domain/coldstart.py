@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from workers.domain.parsing import extract_answer, extract_think
-from workers.domain.rewards import language_shares
+from r1domain.parsing import extract_answer, extract_think
+from r1domain.rewards import language_shares
 
 DEFAULT_TOKEN = "|special_token|"
 # The report gives no numbers; these are the thresholds a curator sees flagged.

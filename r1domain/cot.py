@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.domain.coldstart import ColdStartFormatError, readability_issues, to_cold_start
+from r1domain.coldstart import ColdStartFormatError, readability_issues, to_cold_start
 
 COT_INSTRUCTION = "Think about what the user asks before answering. "
 

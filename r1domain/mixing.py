@@ -14,7 +14,7 @@ import math
 import random
 from typing import Any
 
-from workers.domain.base import ConfigError
+from r1domain.base import ConfigError
 
 Record = dict[str, Any]
 

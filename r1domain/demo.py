@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.domain.aha_tasks import generate_repeat
+from r1domain.aha_tasks import generate_repeat
 
 DEMO_REWARD_FUNCS = ["accuracy", "format"]
 

@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from workers.domain.base import ConfigError
+from r1domain.base import ConfigError
 
 CONFIG_CLASSES = ("GRPOConfig", "SFTConfig", "RewardConfig")
 MAX_FIELDS = 100

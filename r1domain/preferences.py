@@ -17,9 +17,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from workers.domain.coldstart import DEFAULT_TOKEN, to_cold_start
-from workers.domain.datafiles import DatasetFileError, decode_line, load_object
-from workers.domain.synthetic import generate
+from r1domain.coldstart import DEFAULT_TOKEN, to_cold_start
+from r1domain.datafiles import DatasetFileError, decode_line, load_object
+from r1domain.synthetic import generate
 
 Example = dict[str, Any]
 

@@ -16,8 +16,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from workers.domain.base import ConfigError, SampleRecord
-from workers.domain.coldstart import DEFAULT_TOKEN, readability_issues, to_cold_start
+from r1domain.base import ConfigError, SampleRecord
+from r1domain.coldstart import DEFAULT_TOKEN, readability_issues, to_cold_start
 
 KEPT = "kept"
 INCORRECT = "incorrect"

@@ -6,10 +6,10 @@ notion of "correct", "format ok" and "reflection" identical.
 
 from __future__ import annotations
 
-from workers.domain.base import SampleRecord
-from workers.domain.formats import CompletionFormat
-from workers.domain.reflection import find_reflection_phrases
-from workers.domain.rewards import is_equivalent
+from r1domain.base import SampleRecord
+from r1domain.formats import CompletionFormat
+from r1domain.reflection import find_reflection_phrases
+from r1domain.rewards import is_equivalent
 
 
 def build_record(

@@ -22,8 +22,8 @@ import random
 import re
 from typing import Any
 
-from workers.domain.parsing import parse_completion
-from workers.domain.reflection import REFLECTION_PATTERN
+from r1domain.parsing import parse_completion
+from r1domain.reflection import REFLECTION_PATTERN
 
 Example = dict[str, Any]
 

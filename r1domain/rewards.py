@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from workers.domain.base import ConfigError
+from r1domain.base import ConfigError
 
 RewardFunc = Callable[..., list[float]]
 
@@ -73,7 +73,7 @@ def _column(kwargs: dict, name: str, size: int, default: str) -> list[str]:
 def _parsed(completions: Sequence, kwargs: dict) -> list:
     """Each completion parsed in the format its prompt asked for (``completion_format``
     column; R1-Zero's tags when absent)."""
-    from workers.domain.formats import from_column
+    from r1domain.formats import from_column
 
     formats = _column(kwargs, "completion_format", len(completions), "")
     return [from_column(f).parse(_text(c)) for c, f in zip(completions, formats)]
