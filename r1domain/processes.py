@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # Shipped configs; a deployment adds its own as YAML files in this folder.
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "accelerate"
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "workers" / "accelerate"
 MAX_PROCESSES = 64
 
 

@@ -65,6 +65,32 @@ def viewer(client, charlie):
     return client
 
 
+@pytest.fixture(scope="session")
+def micro_base(tmp_path_factory) -> str:
+    """A ~40k-parameter base built in a couple of seconds: enough to exercise the
+    stages end to end, far too small to learn the tasks."""
+    from workers.stages.tiny_base import CorpusSpec, ModelSpec, TrainSpec, build_tiny_base
+
+    path = tmp_path_factory.mktemp("micro-base")
+    build_tiny_base(
+        path, seed=0, corpus=CorpusSpec(),
+        model_spec=ModelSpec(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                             num_attention_heads=2, num_key_value_heads=1),
+        train=TrainSpec(n_examples=256, batch_size=32),
+    )
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def mini_base(tmp_path_factory):
+    """A base model like the demo's tiny base, trained on far less (about 15 seconds)."""
+    from workers.stages.tiny_base import TrainSpec, build_tiny_base
+
+    out = tmp_path_factory.mktemp("mini-base")
+    build_tiny_base(out, train=TrainSpec(n_examples=128, batch_size=32, warmup_steps=1))
+    return out
+
+
 @pytest.fixture
 def make_run(db):
     """A run with one GRPO stage, built directly (no worker)."""

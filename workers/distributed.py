@@ -51,16 +51,18 @@ def free_port() -> int:
 
 # --- the supervisor: inside the Celery worker ----------------------------------------
 
-def run_distributed(stage, processes: int) -> dict:
-    """Run ``stage`` as ``processes`` processes and return the main process's result.
+def run_distributed(stage, params) -> dict:
+    """Run ``stage`` as ``params.num_processes`` processes and return the main process's
+    result.
 
     Raises ``StageCancelled`` when the stage is cancelled meanwhile (the processes are
     killed first) and ``RuntimeError`` with the end of their log when they fail; both
     leave the stage resumable from its last checkpoint, as a one-process stage is.
     """
     from r1domain.base import StageCancelled
-    from workers.runner import output_dir
+    from workers.inputs import output_dir
 
+    processes = params.num_processes
     gpus = int(os.environ.get("R1WEB_GPUS") or 0)
     if gpus and processes > gpus:
         raise RuntimeError(f"the stage asks for {processes} processes; this worker has "
@@ -70,7 +72,7 @@ def run_distributed(stage, processes: int) -> dict:
     result_path = folder / f"result-attempt-{stage.attempt}.json"
     log_path = folder / f"processes-attempt-{stage.attempt}.log"
     result_path.unlink(missing_ok=True)
-    command = launch_command(processes, stage.params.get("accelerate_config", ""))
+    command = launch_command(processes, params.accelerate_config)
     command += [str(stage.pk), str(result_path)]
     env = {**os.environ, "R1WEB_SUPERVISOR_PID": str(os.getpid())}
     with log_path.open("ab") as log:
@@ -153,14 +155,13 @@ def main(argv: list[str]) -> int:
     django.setup()
     from r1domain.base import StageCancelled
     from r1web.runs.models import Stage
-    from r1web.runs.registry import STAGE_KINDS
     from workers.recording import is_main_process
-    from workers.runner import quiet_progress_bars
+    from workers.runner import RUNNERS, quiet_progress_bars
 
     quiet_progress_bars()
     stage = Stage.objects.get(pk=stage_pk)
     try:
-        result = STAGE_KINDS[stage.kind].load_runner()(stage)
+        result = RUNNERS[stage.kind](stage, stage.parameters())
     except StageCancelled:
         return CANCELLED_EXIT
     if is_main_process():

@@ -7,7 +7,7 @@ import socket
 import threading
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,19 @@ def _reap_forever(stop: threading.Event, interval: float) -> None:
     reap_stale_once()
     while not stop.wait(interval):
         reap_stale_once()
+
+
+@worker_init.connect
+def _check_runners(**_kwargs) -> None:
+    # A stage kind without a runner would fail every stage of it, one by one, hours into a
+    # pipeline: refuse to start instead (SystemExit passes through Celery's signal guard).
+    from workers.runner import check_runners
+
+    try:
+        check_runners()
+    except RuntimeError as exc:
+        log.critical("%s", exc)
+        raise SystemExit(f"r1web worker: {exc}") from None
 
 
 @worker_ready.connect

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from r1domain.coldstart import ColdStartFormatError, from_think_answer, to_cold_start
+from r1domain.stage_params import GenerateParams
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
 from r1web.curation.models import CurationEdit, CurationItem, ItemStatus, Source
@@ -119,13 +120,14 @@ def candidates_from_stage(*, stage: Stage) -> int:
     """Queue every sample a generation stage wrote, in the dataset its params name."""
     from r1web.traces.models import Sample
 
-    dataset = curation_dataset_get_or_create(name=stage.params["target"], user=stage.run.created_by)
+    params = stage.parameters()
+    assert isinstance(params, GenerateParams)
+    dataset = curation_dataset_get_or_create(name=params.target, user=stage.run.created_by)
     samples = Sample.objects.filter(stage=stage).order_by("group", "index")
-    if stage.params.get("only_correct"):
+    if params.only_correct:
         samples = samples.filter(correct=True)
-    source = stage.params.get("method", Source.DIRECT)
     return candidates_promote(
-        samples=samples, dataset=dataset, user=stage.run.created_by, source=source
+        samples=samples, dataset=dataset, user=stage.run.created_by, source=params.method
     )
 
 

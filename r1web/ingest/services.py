@@ -15,13 +15,14 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from r1domain.stage_params import ExternalParams, dump, validate
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
 from r1web.ingest import bulk, schema
 from r1web.ingest.models import ApiToken, ExternalRun
 from r1web.ingest.rows import to_records
 from r1web.runs import rollups
-from r1web.runs.models import Recipe, Run, Stage, StageKind, Status
+from r1web.runs.models import Recipe, Run, Stage, StageKind, Status, stage_parameters
 from r1web.runs.services import run_refresh, stage_fail, stage_succeed
 from r1web.safe_text import db_json, db_text
 from r1web.traces.services import samples_record
@@ -136,7 +137,8 @@ def external_run_open(
         kind=StageKind(spec.kind),
         status=Status.RUNNING,
         trl_config=config,
-        params={"completion_format": spec.completion_format, "external": source},
+        params=dump(validate(ExternalParams, {"completion_format": spec.completion_format,
+                                              "external": source})),
         started_at=now,
     )
     external = ExternalRun.objects.create(
@@ -163,7 +165,7 @@ def external_records_store(*, external: ExternalRun, records: schema.Records) ->
     already stored is skipped, a metric point overwrites. Returns counts and ``stop``:
     True once someone cancelled the run in r1web (the client stops training)."""
     stage = external_stage(external)
-    fmt = stage.params.get("completion_format", "r1-zero")
+    fmt = stage_parameters(stage, ExternalParams).completion_format
     summaries = rollups.Summaries(stage.pk)
     new = samples_record(stage=stage, records=to_records(records.samples, fmt),
                          summaries=summaries)

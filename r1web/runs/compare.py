@@ -23,7 +23,7 @@ class Column:
     run_id: int
     run_name: str
     stage_id: int
-    label: str  # stage.params["label"]: before, after, base, sft, distilled...
+    label: str  # EvalParams.label: before, after, base, sft, distilled...
     url: str
     result: Mapping[str, object] = field(default_factory=dict)
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from r1domain.checkpoints import is_complete
+from r1domain.stage_params import P, StageParams, decode, decode_as
 
 
 class Status(models.TextChoices):
@@ -135,7 +136,8 @@ class Stage(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     # Fields of TRL's GRPOConfig / SFTConfig, by their TRL names.
     trl_config = models.JSONField(default=dict, blank=True)
-    # Everything that is not TRL's: reward functions, eval k, generation prompts...
+    # Everything that is not TRL's (reward functions, eval k...): the fields of the kind's
+    # parameter type that the recipe set (``r1domain.stage_params.dump``); see parameters().
     params = models.JSONField(default=dict, blank=True)
     queue = models.CharField(max_length=40, default="cpu")
 
@@ -193,6 +195,11 @@ class Stage(models.Model):
     def is_finished(self) -> bool:
         return self.status in FINISHED
 
+    def parameters(self) -> StageParams:
+        """The stored ``params`` as the kind's parameter type (``r1domain.stage_params``),
+        defaults filled in; ConfigError when they do not fit it."""
+        return decode(self.kind, self.params)
+
     def progress_percent(self) -> int:
         if self.status == Status.SUCCEEDED:
             return 100
@@ -225,6 +232,11 @@ class Stage(models.Model):
 
     def output_dataset(self):
         return self.outputs.order_by("-pk").first()
+
+
+def stage_parameters(stage: Stage, cls: type[P]) -> P:
+    """``stage.parameters()`` where the caller knows the kind's type (a panel of it)."""
+    return decode_as(cls, stage.kind, stage.params)
 
 
 class StageInput(models.Model):

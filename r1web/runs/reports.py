@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q
 
+from r1domain.stage_params import EvalParams
 from r1web.datasets.models import DatasetVersion
 from r1web.runs.compare import EVAL_METRICS
 from r1web.runs.models import Run, Stage, StageKind
@@ -55,7 +56,8 @@ def _stages(run: Run):
 
 
 def eval_label(stage: Stage) -> str:
-    return str(stage.params.get("label") or stage.name)
+    params = stage.parameters()
+    return (params.label if isinstance(params, EvalParams) else "") or stage.name
 
 
 def eval_result(stage: Stage) -> dict:

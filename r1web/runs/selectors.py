@@ -25,6 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Now
 from django.shortcuts import get_object_or_404
 
+from r1domain.stage_params import EvalParams
 from r1web.datasets.models import DatasetVersion
 from r1web.runs import charts, compare, graph, rollups
 from r1web.runs.models import (
@@ -35,6 +36,7 @@ from r1web.runs.models import (
     StageInput,
     StageKind,
     Status,
+    stage_parameters,
 )
 from r1web.runs.reports import eval_label
 from r1web.traces.models import Flag, FlagLabel, Sample
@@ -367,7 +369,7 @@ def base_reflection(run: Run, stages: Sequence[Stage] | None = None) -> charts.S
         stage = run.stages.filter(kind=StageKind.EVAL).order_by("position").first()
     else:
         stage = next((stage for stage in stages if stage.kind == StageKind.EVAL), None)
-    if stage is None or stage.params.get("label", "before") != "before":
+    if stage is None or (stage_parameters(stage, EvalParams).label or "before") != "before":
         return None
     pooled = reflection_counts([stage.pk])
     total = sum(count.total for count in pooled)

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from r1domain.stage_params import EvalParams
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
 from r1web.runs import rollups
@@ -28,6 +29,7 @@ from r1web.runs.models import (
     Stage,
     StageKind,
     Status,
+    stage_parameters,
 )
 
 log = logging.getLogger(__name__)
@@ -114,10 +116,11 @@ def _reuse_evaluation(stage: Stage) -> bool:
 
 def eval_cache_key(stage: Stage) -> str:
     """What makes two evaluations the same: the model (its path and the files there),
-    the dataset versions and roles, and every setting but the display label."""
+    the dataset versions and roles, and every setting but the display label (defaults
+    included: a setting left at its default equals the same value set)."""
     checkpoint = stage.input_checkpoint
     inputs = sorted(stage.inputs.values_list("role", "version_id"))
-    params = {k: v for k, v in stage.params.items() if k != "label"}
+    params = stage_parameters(stage, EvalParams).identity()
     identity = {
         "kind": stage.kind,
         "model": checkpoint.path if checkpoint else None,

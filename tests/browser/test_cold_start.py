@@ -14,16 +14,6 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="session")
-def mini_base(tmp_path_factory):
-    """A base model like the demo's tiny base, trained on far less (about 15 seconds)."""
-    from workers.stages.tiny_base import TrainSpec, build_tiny_base
-
-    out = tmp_path_factory.mktemp("mini-base")
-    build_tiny_base(out, train=TrainSpec(n_examples=128, batch_size=32, warmup_steps=1))
-    return out
-
-
 @pytest.fixture
 def r1_zero_run(make_run, make_samples):
     stage = make_run(name="r1-zero demo", status="succeeded")

@@ -16,11 +16,3 @@ def queue(db, make_run, make_samples, bob):
     return dataset
 
 
-@pytest.fixture(scope="session")
-def mini_base(tmp_path_factory):
-    """A base model like the demo's tiny base, trained on far less (about 15 seconds)."""
-    from workers.stages.tiny_base import TrainSpec, build_tiny_base
-
-    out = tmp_path_factory.mktemp("mini-base")
-    build_tiny_base(out, train=TrainSpec(n_examples=128, batch_size=32, warmup_steps=1))
-    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from r1domain.base import ConfigError
+from r1domain.stage_params import replace
 from r1web.datasets.models import Dataset, Example
 from r1web.datasets.services import dataset_version_create
 from r1web.runs.models import Checkpoint, Recipe, Run, Stage, Status
@@ -36,7 +37,7 @@ def launch(db, alice):
                   **(values or {})}
         spec = rejection_sampling("rejection-sampling", "rejection sampling", policy, prompts,
                                   values)
-        spec.params.update(params)
+        spec.params = replace(spec.params, **params)
         run = Run.objects.create(name="rs", recipe=Recipe.R1, created_by=alice)
         create_stages(run, [spec], [{}], "cpu")
         stage = run.stages.get()
@@ -50,7 +51,7 @@ def test_kept_samples_become_a_dataset_version_with_their_provenance(launch, mon
     ScriptedModel({PROMPTS[0]["prompt"]: [READABLE, WRONG],
                    PROMPTS[1]["prompt"]: [WRONG]}).install(monkeypatch)
     stage = launch()
-    result = run_rejection_stage(stage)
+    result = run_rejection_stage(stage, stage.parameters())
 
     version = stage.output_dataset()
     assert result["dataset"] == str(version) == f"run-{stage.run_id}-rejection-sampling v1"
@@ -74,7 +75,7 @@ def test_every_sample_kept_or_not_is_stored_with_its_verdict(launch, monkeypatch
     ScriptedModel({PROMPTS[0]["prompt"]: [READABLE, WRONG],
                    PROMPTS[1]["prompt"]: [WRONG]}).install(monkeypatch)
     stage = launch()
-    run_rejection_stage(stage)
+    run_rejection_stage(stage, stage.parameters())
 
     verdicts = list(Sample.objects.filter(stage=stage).order_by("group", "index")
                     .values_list("verdict", flat=True))
@@ -86,7 +87,7 @@ def test_every_sample_kept_or_not_is_stored_with_its_verdict(launch, monkeypatch
 def test_the_output_uses_the_stage_special_token_and_target_name(launch, monkeypatch):
     ScriptedModel({p["prompt"]: [READABLE] for p in PROMPTS}).install(monkeypatch)
     stage = launch(target="rs-out", special_token="<sep>")
-    run_rejection_stage(stage)
+    run_rejection_stage(stage, stage.parameters())
 
     dataset = Dataset.objects.get(name="rs-out")
     assert dataset.special_token == "<sep>"
@@ -104,7 +105,7 @@ def test_a_judge_checkpoint_judges_prompts_without_reference(launch, monkeypatch
                   verdicts={"9 is bigger": " correct"}).install(monkeypatch)
     stage = launch({"judge": judge})
     stage.inputs.update(version=open_prompts)
-    result = run_rejection_stage(stage)
+    result = run_rejection_stage(stage, stage.parameters())
 
     assert result["kept"] == 2 and result["rejected"] == {"judge_unparsed": 2}
     judged = Sample.objects.filter(stage=stage, verdict="kept").first()
@@ -127,5 +128,5 @@ def test_a_target_that_is_not_an_sft_set_is_refused_before_sampling(launch, monk
     ScriptedModel({p["prompt"]: [READABLE] for p in PROMPTS}).install(monkeypatch)
     stage = launch(target="prompts")
     with pytest.raises(ConfigError, match="'prompts' is a prompts dataset"):
-        run_rejection_stage(stage)
+        run_rejection_stage(stage, stage.parameters())
     assert not Sample.objects.exists()

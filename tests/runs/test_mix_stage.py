@@ -37,7 +37,7 @@ def mix_stage(sources, params=None, weights=(0.75, 0.25)) -> Stage:
 def test_a_mix_stage_makes_a_version_with_the_asked_shares_and_lineage_to_both_sources():
     reasoning, general = reasoning_version(), non_reasoning_dataset_ensure()
     stage = mix_stage([reasoning, general], {"proportions": [0.75, 0.25], "seed": 0})
-    result = run_mix_stage(stage)
+    result = run_mix_stage(stage, stage.parameters())
     output = stage.output_dataset()
     assert output is not None and output.dataset.name == f"run-{stage.run_id}-mix"
     assert output.dataset.kind == Dataset.Kind.SFT
@@ -53,7 +53,7 @@ def test_a_mix_stage_makes_a_version_with_the_asked_shares_and_lineage_to_both_s
 def test_each_mixed_example_names_its_source_version_and_original_provenance():
     reasoning, general = reasoning_version(), non_reasoning_dataset_ensure()
     stage = mix_stage([reasoning, general], {"proportions": [0.75, 0.25]})
-    run_mix_stage(stage)
+    run_mix_stage(stage, stage.parameters())
     example = stage.output_dataset().examples.get(key="0:rs:7")
     assert example.provenance == {
         "source": 0, "source_key": "rs:7", "source_provenance": {"sample_id": 7},
@@ -70,7 +70,7 @@ def test_each_mixed_example_names_its_source_version_and_original_provenance():
 def test_without_proportions_the_input_weights_give_the_shares():
     reasoning, general = reasoning_version(), non_reasoning_dataset_ensure()
     stage = mix_stage([reasoning, general], weights=(3, 1))
-    result = run_mix_stage(stage)
+    result = run_mix_stage(stage, stage.parameters())
     assert [s["asked"] for s in result["sources"]] == [0.75, 0.25]
 
 
@@ -79,7 +79,7 @@ def test_a_source_with_nothing_to_mix_fails_the_stage_naming_it():
     stage = mix_stage([reasoning_version(split="test"), non_reasoning_dataset_ensure()],
                       {"proportions": [0.75, 0.25]})
     with pytest.raises(ConfigError, match="reasoning v1 has no examples in its 'train' split"):
-        run_mix_stage(stage)
+        run_mix_stage(stage, stage.parameters())
     assert stage.output_dataset() is None
 
 
@@ -87,7 +87,7 @@ def test_a_source_with_nothing_to_mix_fails_the_stage_naming_it():
 def test_the_stage_page_shows_asked_and_realised_shares_with_links(client, charlie):
     reasoning, general = reasoning_version(), non_reasoning_dataset_ensure()
     stage = mix_stage([reasoning, general], {"proportions": [0.75, 0.25]})
-    stage_succeed(stage_pk=stage.pk, result=run_mix_stage(stage))
+    stage_succeed(stage_pk=stage.pk, result=run_mix_stage(stage, stage.parameters()))
     client.force_login(charlie)
     page = client.get(reverse("runs:stage", args=[stage.pk])).content.decode()
     panel = page[page.index('<section id="mix"'):]
@@ -111,7 +111,7 @@ def test_before_it_runs_the_panel_shows_the_shares_asked(client, charlie):
 def test_the_mixed_version_page_lists_every_source(client, charlie):
     reasoning, general = reasoning_version(), non_reasoning_dataset_ensure()
     stage = mix_stage([reasoning, general], {"proportions": [0.75, 0.25]})
-    run_mix_stage(stage)
+    run_mix_stage(stage, stage.parameters())
     client.force_login(charlie)
     page = client.get(stage.output_dataset().get_absolute_url()).content.decode()
     lineage = page[page.index('aria-label="Lineage"'):]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from r1domain.base import ConfigError
+from r1domain.stage_params import GRPOParams, validate
 from r1web.runs.models import Checkpoint
 from r1web.runs.registry import stage_kind
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _check(reward_models: list, rules=("accuracy", "format")) -> None:
-    params = {"reward_funcs": list(rules), "reward_models": reward_models}
+    params = validate(GRPOParams, {"reward_funcs": list(rules), "reward_models": reward_models})
     stage_kind("grpo").check_config({}, params)
 
 
@@ -41,13 +42,13 @@ def test_a_reward_model_checkpoint_or_a_stage_key_is_accepted():
 
 
 @pytest.mark.parametrize("entry, message", [
-    (_rm(scope="reasoning"), "scope must be summary or response"),
-    (_rm(weight=float("nan")), "weight must be a finite number"),
-    (_rm(weight="1"), "weight must be a finite number"),
-    (_rm(model=True), "model must be a stage key or a checkpoint id"),
-    (_rm(model=""), "model must be a stage key or a checkpoint id"),
+    (_rm(scope="reasoning"), "reward_models.0.scope: Input should be 'summary' or 'response'"),
+    (_rm(weight=float("nan")), "reward_models.0.weight: Input should be a finite number"),
+    (_rm(weight="1"), "reward_models.0.weight: Input should be a valid number"),
+    (_rm(model=True), "reward_models.0.model"),
+    (_rm(model=""), "reward_models.0.model: a reward model is a stage key or a checkpoint id"),
     (_rm(name="accuracy"), "already used"),
-    (_rm(name="a b"), "name must be"),
+    (_rm(name="a b"), "reward_models.0.name: String should match pattern"),
 ])
 def test_a_bad_reward_model_entry_is_refused_with_the_reason(entry, message):
     with pytest.raises(ConfigError, match=message):

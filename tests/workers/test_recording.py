@@ -21,6 +21,7 @@ from r1web.runs.models import MetricPoint, MetricRollup, Stage
 from r1web.runs.services import metrics_record, stage_heartbeat
 from r1web.traces.services import samples_record
 from workers import recording
+from workers.inputs import stage_examples
 from workers.recording import DatabaseSink, Heartbeat, write_retrying
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -293,12 +294,12 @@ def test_a_stage_starting_while_the_database_restarts_reads_its_inputs_and_succe
     stage = make_run()
     inputs = []
 
-    def starts_on_a_cut_connection(stage: Stage) -> dict:
+    def starts_on_a_cut_connection(stage: Stage, params) -> dict:
         terminate_backends(keep=0)  # this thread's connection among them
-        inputs.append(runner.stage_examples(stage, "train", "train"))
+        inputs.append(stage_examples(stage, "train", "train"))
         return {"examples": len(inputs[0])}
 
-    monkeypatch.setattr(runner, "run_grpo_stage", starts_on_a_cut_connection)
+    monkeypatch.setitem(runner.RUNNERS, "grpo", starts_on_a_cut_connection)
     runner.execute(stage)
 
     stage.refresh_from_db()
@@ -311,11 +312,11 @@ def test_a_stage_outcome_whose_connection_was_cut_is_still_recorded(make_run, mo
 
     stage = make_run()
 
-    def fails_after_a_restart(stage: Stage) -> dict:
+    def fails_after_a_restart(stage: Stage, params) -> dict:
         terminate_backends(keep=0)
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(runner, "run_grpo_stage", fails_after_a_restart)
+    monkeypatch.setitem(runner.RUNNERS, "grpo", fails_after_a_restart)
     runner.execute(stage)
 
     stage.refresh_from_db()

@@ -7,6 +7,7 @@ import pytest
 from django.template.loader import render_to_string
 
 from r1domain.base import ConfigError
+from r1domain.stage_params import RewardModelRef
 from r1web.datasets.services import preference_dataset_ensure
 from r1web.runs.models import (
     Checkpoint,
@@ -49,7 +50,7 @@ def test_a_reward_model_stage_trains_on_its_pairs_and_records_a_reward_model(
     StageInput.objects.create(stage=stage, role=StageInput.Role.PREFERENCES,
                               version=preference_dataset_ensure())
 
-    result = run_reward_model_stage(stage)
+    result = run_reward_model_stage(stage, stage.parameters())
 
     stage.refresh_from_db()
     assert stage.output_checkpoint.role == Checkpoint.Role.REWARD_MODEL
@@ -83,7 +84,7 @@ def test_a_missing_or_unfinished_or_policy_reward_model_stops_the_stage(run):
 
 
 def test_rules_weigh_one_each_unless_given_and_reward_models_their_weight():
-    models = [{"weight": 0.5}, {"weight": 0.25}]
+    models = [RewardModelRef(model="rm", weight=0.5), RewardModelRef(model="rm", weight=0.25)]
     rules = ["accuracy", "format"]
     assert grpo_reward_weights(rules, None, models) == [1.0, 1.0, 0.5, 0.25]
     assert grpo_reward_weights(rules, [2, 3], models) == [2.0, 3.0, 0.5, 0.25]

@@ -2,50 +2,43 @@
 
 A reward-model stage trains on its ``preferences`` input's train split and evaluates on
 its test split; its final model is recorded as a ``reward_model`` checkpoint. A GRPO
-stage names reward models in ``params["reward_models"]``: each entry's ``model`` is the
+stage names reward models in ``GRPOParams.reward_models``: each one's ``model`` is the
 key of a stage of the same run (whose output is used) or a checkpoint's pk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from r1domain.base import ConfigError
-from r1domain.coldstart import DEFAULT_TOKEN
-from r1domain.formats import COLD_START, CompletionFormat, get_format
+from r1domain.stage_params import GRPOParams, RewardModelParams, RewardModelRef
 from r1web.runs.models import Checkpoint, Stage, StageInput
 from r1web.runs.services import checkpoint_record
+from workers.inputs import model_path, output_dir, records, stage_examples, stage_sink
+from workers.recording import retrying, write_retrying
 
 PREFERENCES = StageInput.Role.PREFERENCES
 
 
-def reward_model_format(stage: Stage) -> CompletionFormat:
+def run_reward_model_stage(stage: Stage, params: RewardModelParams) -> dict:
     """Preference pairs are answers in the cold-start form (R1 trains its reward model
-    after the cold start), so the prompt is rendered that way unless the stage says not."""
-    params = stage.params
-    return get_format(params.get("completion_format", COLD_START),
-                      params.get("special_token", DEFAULT_TOKEN))
-
-
-def run_reward_model_stage(stage: Stage) -> dict:
-    from workers.runner import _sink, model_path, output_dir, stage_examples
+    after the cold start): its parameters' format says how the prompt is rendered."""
     from workers.stages.reward_model import run_reward_model
 
     examples = stage_examples(stage, PREFERENCES, "train")
     eval_examples = stage_examples(stage, PREFERENCES, "test")
-    with _sink(stage, examples + eval_examples) as sink:
+    with stage_sink(stage, examples + eval_examples) as sink:
         result = run_reward_model(
             model_path=model_path(stage),
-            examples=[example.as_record() for example in examples],
-            eval_examples=[example.as_record() for example in eval_examples] or None,
+            examples=records(examples),
+            eval_examples=records(eval_examples) or None,
             output_dir=str(output_dir(stage)),
             trl_config=stage.trl_config,
             sink=sink,
-            completion_format=reward_model_format(stage),
+            completion_format=params.format(),
         )
-    checkpoint_record(stage_pk=stage.pk, step=result.steps, path=result.checkpoint_path,
-                      final=True, role=Checkpoint.Role.REWARD_MODEL)
+    write_retrying(checkpoint_record, stage_pk=stage.pk, step=result.steps,
+                   path=result.checkpoint_path, final=True, role=Checkpoint.Role.REWARD_MODEL)
     return {
         "steps": result.steps,
         "pairs": result.pairs,
@@ -57,8 +50,9 @@ def run_reward_model_stage(stage: Stage) -> dict:
 
 # --- reward models inside GRPO ------------------------------------------------------
 
-def reward_model_checkpoint(stage: Stage, ref: Any) -> Checkpoint:
-    """The checkpoint a ``reward_models`` entry names: a stage key of ``stage``'s run (its
+@retrying
+def reward_model_checkpoint(stage: Stage, ref: str | int) -> Checkpoint:
+    """The checkpoint a ``RewardModelRef`` names: a stage key of ``stage``'s run (its
     final output) or a checkpoint pk. It must be a reward model."""
     if isinstance(ref, str):
         source = Stage.objects.filter(run_id=stage.run_id, key=ref).first()
@@ -78,26 +72,21 @@ def reward_model_checkpoint(stage: Stage, ref: Any) -> Checkpoint:
     return checkpoint
 
 
-def reward_model_name(entry: dict, index: int) -> str:
-    return str(entry.get("name") or f"reward_model_{index + 1}")
-
-
-def stage_reward_funcs(stage: Stage, fmt: CompletionFormat) -> list[Callable]:
-    """One reward function per ``params["reward_models"]`` entry, in order."""
+def stage_reward_funcs(stage: Stage, params: GRPOParams) -> list[Callable]:
+    """One reward function per reward model the stage names, in order."""
     from workers.stages.reward_models import reward_model_func
 
     return [
         reward_model_func(
-            reward_model_checkpoint(stage, entry.get("model")).path,
-            scope=entry.get("scope", "response"), name=reward_model_name(entry, i),
-            completion_format=fmt,
+            reward_model_checkpoint(stage, ref.model).path,
+            scope=ref.scope, name=name, completion_format=params.format(),
         )
-        for i, entry in enumerate(stage.params.get("reward_models") or [])
+        for ref, name in zip(params.reward_models, params.reward_model_names())
     ]
 
 
 def grpo_reward_weights(
-    rules: list[str], rule_weights: list | dict | None, reward_models: list[dict]
+    rules: list[str], rule_weights: list | dict | None, reward_models: Sequence[RewardModelRef]
 ) -> list[float] | dict | None:
     """TRL's ``reward_weights``: the rules' (1.0 each unless given, by list or by name),
     then each reward model's ``weight``. Without reward models, the rules' as given."""
@@ -114,4 +103,4 @@ def grpo_reward_weights(
         weights = [float(w) for w in rule_weights]
     else:
         raise ConfigError("reward_weights needs one weight per reward function")
-    return weights + [float(entry.get("weight", 1.0)) for entry in reward_models]
+    return weights + [ref.weight for ref in reward_models]

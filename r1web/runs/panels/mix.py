@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from r1domain.stage_params import MixParams
 from r1web.datasets.models import DatasetVersion
-from r1web.runs.models import Stage, StageInput
+from r1web.runs.models import Stage, StageInput, stage_parameters
 
 
 @dataclass
@@ -33,9 +34,9 @@ def _percent(share: float | None) -> str:
 
 def _asked(stage: Stage, inputs: list[StageInput]) -> list[float | None]:
     # The same rule as the runner: the proportions if given, else the weights scaled.
-    shares = stage.params.get("proportions")
-    if isinstance(shares, list) and len(shares) == len(inputs):
-        return [float(share) for share in shares]
+    shares = stage_parameters(stage, MixParams).proportions
+    if shares is not None and len(shares) == len(inputs):
+        return list(shares)
     weights = [source.weight for source in inputs]
     if inputs and None not in weights and sum(weights) > 0:
         return [weight / sum(weights) for weight in weights]

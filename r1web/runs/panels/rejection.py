@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 
 from r1domain import rejection
-from r1domain.base import ConfigError
-from r1web.runs.models import Checkpoint, Stage
+from r1domain.stage_params import RejectionParams
+from r1web.runs.models import Checkpoint, Stage, stage_parameters
 from r1web.runs.rejection_charts import pass_rate_figure
 from r1web.traces.models import Sample
 
@@ -47,32 +47,25 @@ def group_pass_rates(stage: Stage) -> list[float | None]:
     ]
 
 
-def _window(stage: Stage) -> tuple[float, float] | None:
-    try:
-        return rejection.pass_rate_window(stage.params.get("pass_rate_window"))
-    except ConfigError:  # the stage itself fails on it; the page still shows what it can
-        return None
-
-
-def _judge(stage: Stage) -> Checkpoint | None:
-    pk = stage.params.get("judge")
-    return Checkpoint.objects.filter(pk=pk).first() if isinstance(pk, int) else None
+def _judge(params: RejectionParams) -> Checkpoint | None:
+    return None if params.judge is None else Checkpoint.objects.filter(pk=params.judge).first()
 
 
 def context(stage: Stage) -> dict:
     counts = verdict_counts(stage)
     kept = counts.pop(rejection.KEPT, 0)
     counts.pop("", None)  # samples no filter judged: none in a rejection stage
-    window = _window(stage)
+    params = stage_parameters(stage, RejectionParams)
+    window = params.window()
     return {
         "rs_kept": kept,
         "rs_rejected": [VerdictRow(verdict, n) for verdict, n in counts.items()],
         "rs_rejected_total": sum(counts.values()),
         "rs_dataset": stage.output_dataset(),
         "rs_window": window,
-        "rs_judge": _judge(stage),
-        "rs_keep": stage.params.get("keep_per_prompt"),
-        "rs_samples_per_prompt": stage.params.get("samples_per_prompt"),
+        "rs_judge": _judge(params),
+        "rs_keep": params.keep_per_prompt,
+        "rs_samples_per_prompt": params.samples_per_prompt,
         "rs_figure": pass_rate_figure(
             rejection.pass_rate_histogram(group_pass_rates(stage)), window
         ),

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 
 from r1domain.base import ConfigError
+from r1domain.stage_params import StageParams, dump
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
 from r1web.datasets.models import Dataset, DatasetVersion
@@ -56,14 +57,19 @@ class DataSpec:
 
 @dataclass
 class StageSpec:
+    """One node of a recipe's graph; its parameters' type says which kind of stage it is."""
+
     key: str
-    kind: str
     name: str
+    params: StageParams
     model: Checkpoint | str | None = None  # a checkpoint, or an earlier stage's key
     datasets: list[DataSpec] = field(default_factory=list)
     trl_config: dict = field(default_factory=dict)
-    params: dict = field(default_factory=dict)
     needs: tuple[str, ...] = ()  # ordering beyond the inputs
+
+    @property
+    def kind(self) -> str:
+        return self.params.kind
 
 
 @dataclass(frozen=True)
@@ -224,22 +230,31 @@ def recipe_launch(*, recipe: RecipeSpec, values: dict, user=None, queue: str = "
     unknown = sorted(set(values) - {p.name for p in recipe.params})
     if unknown:
         raise RunError(f"recipe {recipe.name} has no parameter(s) {', '.join(unknown)}")
-    queue = _clean_queue(queue)
     with transaction.atomic():
         cleaned = {p.name: clean_value(p, values.get(p.name)) for p in recipe.params}
-        specs = recipe.build(cleaned)
-        checked = _check_graph(specs)
-        run = Run.objects.create(
-            name=(values.get("name") or recipe.run_name(cleaned))[:200],
-            recipe=recipe.name,
-            created_by=user,
-            config=_run_config(cleaned),
+        return run_launch(
+            name=values.get("name") or recipe.run_name(cleaned), recipe=recipe.name,
+            config=_run_config(cleaned), specs=recipe.build(cleaned), user=user, queue=queue,
         )
-        create_stages(run, specs, checked, queue)
-        run_start(run=run)
-        audit_record(actor=user, action=Action.RUN_LAUNCH, target=run,
-                     detail={"recipe": recipe.name, "queue": queue})
-        return run
+
+
+@transaction.atomic
+def run_launch(*, name: str, recipe: str, config: dict, specs: list[StageSpec], user=None,
+               queue: str = "") -> Run:
+    """The one way a run is made: its graph and every stage's parameters are checked,
+    the run and its stages created, what can start queued, and the launch audited.
+
+    The caller guarantees that ``config`` is JSON (what the run was launched with, shown
+    on its page). A refused launch leaves the database as it was.
+    """
+    queue = _clean_queue(queue)
+    checked = _check_graph(specs)
+    run = Run.objects.create(name=name[:200], recipe=recipe, created_by=user, config=config)
+    create_stages(run, specs, checked, queue)
+    run_start(run=run)
+    audit_record(actor=user, action=Action.RUN_LAUNCH, target=run,
+                 detail={"recipe": recipe, "queue": queue})
+    return run
 
 
 def _clean_queue(queue: str) -> str:
@@ -293,7 +308,7 @@ def create_stages(run: Run, specs: list[StageSpec], checked: list[dict], queue: 
         source = by_key[spec.model] if isinstance(spec.model, str) else None
         stage = Stage.objects.create(
             run=run, position=position, key=spec.key, name=spec.name[:100], kind=spec.kind,
-            queue=queue, trl_config=trl_config, params=spec.params,
+            queue=queue, trl_config=trl_config, params=dump(spec.params),
             input_checkpoint=spec.model if isinstance(spec.model, Checkpoint) else None,
             input_from=source,
         )
@@ -346,4 +361,5 @@ __all__ = [
     "recipe_launch",
     "resolve_model",
     "resolve_version",
+    "run_launch",
 ]

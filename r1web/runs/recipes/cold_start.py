@@ -25,9 +25,9 @@ def build(values: dict) -> list[stages.StageSpec]:
     base = values["model"] or default_base()
     version = sft_dataset(values["dataset"])
     node = stages.sft("sft", "cold-start SFT", base, DataSpec(StageInput.Role.TRAIN, version),
-                      {**values, "sft_config": {"max_steps": 20, **values["sft_config"]}})
-    node.params.update(special_token=version.dataset.special_token,
-                       samples_per_eval=values["samples_per_eval"])
+                      {**values, "sft_config": {"max_steps": 20, **values["sft_config"]}},
+                      special_token=version.dataset.special_token,
+                      samples_per_eval=values["samples_per_eval"])
     if values["max_steps"]:
         node.trl_config["max_steps"] = values["max_steps"]
     return [node]

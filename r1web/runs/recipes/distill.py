@@ -9,6 +9,7 @@ from django.conf import settings
 
 from r1domain.demo import DEMO_REWARD_FUNCS
 from r1domain.formats import COLD_START, R1_ZERO
+from r1domain.stage_params import BuildBaseParams, GRPOParams, validate
 from r1web.runs.models import Checkpoint, Recipe, Stage, StageInput, StageKind, Status
 from r1web.runs.recipes import stages
 from r1web.runs.recipes.base import (
@@ -51,7 +52,8 @@ def spoken_format(checkpoint: Checkpoint) -> str:
         return R1_ZERO
     if producer.kind == StageKind.SFT:
         return COLD_START
-    return producer.params.get("completion_format", R1_ZERO)
+    params = producer.parameters()
+    return params.completion_format if isinstance(params, GRPOParams) else R1_ZERO
 
 
 def _teacher(values: dict, prompts) -> tuple[list[StageSpec], Checkpoint | str, str]:
@@ -71,8 +73,8 @@ def _students(values: dict) -> tuple[list[StageSpec], list[Checkpoint | str]]:
     registered = Checkpoint.objects.filter(path=str(path)).first()
     if registered is not None and (path / "config.json").is_file():
         return [], [registered]
-    node = StageSpec("student-base", StageKind.BUILD_BASE, "build the student (small tiny base)",
-                     params={"size": "small", "path": str(path), "seed": 0})
+    node = StageSpec("student-base", "build the student (small tiny base)",
+                     validate(BuildBaseParams, {"size": "small", "path": str(path), "seed": 0}))
     return [node], [node.key]
 
 

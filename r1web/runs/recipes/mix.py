@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import re
 
-from r1web.runs.models import Recipe, StageInput, StageKind
+from r1domain.stage_params import MixParams, validate
+from r1web.runs.models import Recipe, StageInput
 from r1web.runs.recipes.base import DataSpec, Param, RecipeSpec, StageSpec, parse_dataset_ref
 from r1web.runs.services import RunError
 
@@ -45,7 +46,7 @@ def build(values: dict) -> list[StageSpec]:
         params["total"] = values["total"]
     if values["target"]:
         params["target"] = _dataset_name(values["target"])
-    return [StageSpec("mix", StageKind.MIX, "mix", None, datasets, params=params)]
+    return [StageSpec("mix", "mix", validate(MixParams, params), None, datasets)]
 
 
 def run_name(values: dict) -> str:

@@ -9,8 +9,9 @@ the non-reasoning set and the preference set from seeded synthetic generators.
 from __future__ import annotations
 
 from r1domain.formats import COLD_START
+from r1domain.stage_params import AddCotParams, MixParams, RewardModelParams, validate
 from r1web.datasets.models import Dataset
-from r1web.runs.models import Recipe, StageInput, StageKind
+from r1web.runs.models import Recipe, StageInput
 from r1web.runs.recipes import stages
 from r1web.runs.recipes.base import (
     DataSpec,
@@ -54,9 +55,9 @@ def _general_data(values: dict) -> tuple[list[StageSpec], DataSpec]:
     general = _general(values)
     if not values["non_reasoning_cot"]:
         return [], DataSpec(TRAIN, general, weight=share)
-    node = StageSpec("non-reasoning-cot", StageKind.ADD_COT, "add a CoT to non-reasoning data",
-                     "reasoning-rl", [DataSpec(TRAIN, general)],
-                     params={"completion_format": COLD_START})
+    node = StageSpec("non-reasoning-cot", "add a CoT to non-reasoning data",
+                     validate(AddCotParams, {"completion_format": COLD_START}),
+                     "reasoning-rl", [DataSpec(TRAIN, general)])
     return [node], DataSpec(TRAIN, from_stage=node.key, weight=share)
 
 
@@ -76,7 +77,7 @@ def _reward_model(values: dict) -> tuple[list[StageSpec], str | object]:
     if values["reward_model"] is not None:
         return [], values["reward_model"]
     node = StageSpec(
-        "reward-model", StageKind.REWARD_MODEL, "reward model (helpfulness and harmlessness)",
+        "reward-model", "reward model (helpfulness and harmlessness)", RewardModelParams(),
         values["model"] or default_base(),
         [DataSpec(StageInput.Role.PREFERENCES, _preferences(values))],
         {**RM_DEMO_CONFIG, **(values["reward_config"] or {})},
@@ -118,9 +119,10 @@ def build(values: dict) -> list[StageSpec]:
         stages.rejection_sampling("rejection-sampling", "rejection sampling", "reasoning-rl",
                                   prompts, values, completion_format=cold),
         *cot_nodes,
-        StageSpec("mix", StageKind.MIX, "mix reasoning and non-reasoning data", None, [
-            DataSpec(TRAIN, from_stage="rejection-sampling", weight=share), general_data,
-        ], params={"proportions": [share, round(1 - share, 6)], "seed": 0}),
+        StageSpec("mix", "mix reasoning and non-reasoning data",
+                  validate(MixParams, {"proportions": [share, round(1 - share, 6)], "seed": 0}),
+                  None, [DataSpec(TRAIN, from_stage="rejection-sampling", weight=share),
+                         general_data]),
         stages.sft("sft", "SFT from the base on the mix", base, DataSpec(TRAIN, from_stage="mix"),
                    values),
         stages.evaluate("eval-sft", "evaluate SFT", "sft", prompts, values, "sft", cold),
@@ -131,7 +133,7 @@ def build(values: dict) -> list[StageSpec]:
                     "rl-reasoning", prompts, {**values, "grpo_config": {
                         **PREFERENCE_RL_CONFIG, **(values["grpo_config"] or {})}},
                     reward_funcs=RULES, completion_format=cold, max_steps=steps or 40,
-                    extra_params={"reward_models": _reward_models(rm_source)},
+                    reward_models=_reward_models(rm_source),
                     needs=tuple(node.key for node in rm_nodes)),
         stages.evaluate("eval-final", "evaluate final", "rl-preference", prompts, values,
                         "final", cold),

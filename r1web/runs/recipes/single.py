@@ -4,8 +4,9 @@ checkpoint into a cold-start dataset, or train a reward model on preference pair
 from __future__ import annotations
 
 from r1domain.formats import FORMATS, R1_ZERO
+from r1domain.stage_params import RewardModelParams, validate
 from r1web.datasets.models import Dataset
-from r1web.runs.models import Recipe, StageInput, StageKind
+from r1web.runs.models import Recipe, StageInput
 from r1web.runs.recipes import stages
 from r1web.runs.recipes.base import (
     DataSpec,
@@ -22,14 +23,11 @@ from r1web.runs.services import RunError
 def _build_rejection(values: dict) -> list[StageSpec]:
     if values["model"] is None:
         raise RunError("rejection sampling needs a model: a checkpoint number or a folder")
-    node = stages.rejection_sampling(
+    return [stages.rejection_sampling(
         "rejection-sampling", "rejection sampling", values["model"],
         prompts_dataset(values["dataset"]), values,
-        completion_format=values["completion_format"],
-    )
-    if values["target"]:
-        node.params["target"] = values["target"]
-    return [node]
+        completion_format=values["completion_format"], target=values["target"],
+    )]
 
 
 REJECTION_SAMPLING = RecipeSpec(
@@ -64,10 +62,9 @@ def _build_reward_model(values: dict) -> list[StageSpec]:
         raise RunError("a reward model needs a preference dataset (prompt, chosen, rejected)")
     pairs = dataset_kind_check(values["preferences"], Dataset.Kind.PREFERENCE, "a reward model")
     config = {"max_steps": 60, "learning_rate": 1e-3, **(values["reward_config"] or {})}
-    return [StageSpec("reward-model", StageKind.REWARD_MODEL, "reward model",
-                      values["model"] or default_base(),
-                      [DataSpec(StageInput.Role.PREFERENCES, pairs)], config,
-                      {"completion_format": values["completion_format"]})]
+    params = validate(RewardModelParams, {"completion_format": values["completion_format"]})
+    return [StageSpec("reward-model", "reward model", params, values["model"] or default_base(),
+                      [DataSpec(StageInput.Role.PREFERENCES, pairs)], config)]
 
 
 REWARD_MODEL = RecipeSpec(

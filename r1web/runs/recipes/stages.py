@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from r1domain.coldstart import DEFAULT_TOKEN
 from r1domain.demo import DEMO_EVAL, DEMO_GRPO_CONFIG
 from r1domain.formats import COLD_START, R1_ZERO
 from r1domain.probes import DEFAULT_EVERY, DEFAULT_PROMPTS, MAX_PROMPTS
 from r1domain.processes import MAX_PROCESSES, accelerate_configs
-from r1web.runs.models import Checkpoint, StageInput, StageKind
+from r1domain.stage_params import EvalParams, GRPOParams, RejectionParams, SFTParams, validate
+from r1web.runs.models import Checkpoint, StageInput
 from r1web.runs.recipes.base import DataSpec, Param, StageSpec
 
 Model = Checkpoint | str
@@ -42,34 +44,37 @@ def process_params(values: dict) -> dict:
     return params
 
 
-def eval_params(values: dict, completion_format: str = R1_ZERO) -> dict:
+def eval_params(values: dict, completion_format: str = R1_ZERO, label: str = "") -> EvalParams:
     """The demo's evaluation settings (``problems`` becomes ``limit``), as overridden."""
-    params = {key: value for key, value in DEMO_EVAL.items() if key != "problems"}
-    params["limit"] = values.get("eval_limit") or DEMO_EVAL["problems"]
-    if values.get("eval_k"):
-        params["k"] = values["eval_k"]
-    params["completion_format"] = completion_format
-    return params
+    return validate(EvalParams, {
+        "k": values.get("eval_k") or DEMO_EVAL["k"],
+        "limit": values.get("eval_limit") or DEMO_EVAL["problems"],
+        "max_new_tokens": DEMO_EVAL["max_new_tokens"],
+        "temperature": DEMO_EVAL["temperature"],
+        "completion_format": completion_format,
+        "label": label,
+    })
 
 
 def evaluate(key: str, name: str, model: Model, prompts, values: dict, label: str,
              completion_format: str = R1_ZERO) -> StageSpec:
-    params = {**eval_params(values, completion_format), "label": label}
-    return StageSpec(key, StageKind.EVAL, name, model, [DataSpec(StageInput.Role.EVAL, prompts)],
-                     params=params)
+    return StageSpec(key, name, eval_params(values, completion_format, label), model,
+                     [DataSpec(StageInput.Role.EVAL, prompts)])
 
 
 def grpo(key: str, name: str, model: Model, prompts, values: dict, *, reward_funcs: list[str],
          completion_format: str = R1_ZERO, max_steps: int | None = None,
-         extra_params: dict | None = None, needs: tuple[str, ...] = ()) -> StageSpec:
+         reward_models: list[dict] | None = None, needs: tuple[str, ...] = ()) -> StageSpec:
     config = {**DEMO_GRPO_CONFIG, **(values.get("grpo_config") or {})}
     steps = values.get("max_steps") or max_steps
     if steps:
         config["max_steps"] = steps
-    params = {"reward_funcs": reward_funcs, "completion_format": completion_format,
-              **probe_params(values), **process_params(values), **(extra_params or {})}
-    return StageSpec(key, StageKind.GRPO, name, model, [DataSpec(StageInput.Role.TRAIN, prompts)],
-                     config, params, needs=needs)
+    fields = {"reward_funcs": reward_funcs, "completion_format": completion_format,
+              **probe_params(values), **process_params(values)}
+    if reward_models:
+        fields["reward_models"] = reward_models
+    return StageSpec(key, name, validate(GRPOParams, fields), model,
+                     [DataSpec(StageInput.Role.TRAIN, prompts)], config, needs=needs)
 
 
 def probe_params(values: dict) -> dict:
@@ -80,34 +85,40 @@ def probe_params(values: dict) -> dict:
 
 
 def rejection_sampling(key: str, name: str, model: Model, prompts, values: dict, *,
-                       completion_format: str = R1_ZERO, special_token: str = "") -> StageSpec:
+                       completion_format: str = R1_ZERO, special_token: str = DEFAULT_TOKEN,
+                       target: str | None = None) -> StageSpec:
     """N samples per prompt, judged and filtered; the kept ones become a cold-start set."""
-    params = {
+    fields = {
         "samples_per_prompt": values.get("samples_per_prompt") or 4,
         "keep_per_prompt": values.get("keep_per_prompt") or 1,
         "prompt_limit": values.get("rs_prompts") or 400,
         "completion_format": completion_format,
-        "special_token": special_token or "|special_token|",
+        "special_token": special_token,
         "max_new_tokens": DEMO_EVAL["max_new_tokens"],  # room for a check, as in eval
         "temperature": 1.0,
     }
     if values.get("pass_rate_min") is not None or values.get("pass_rate_max") is not None:
-        params["pass_rate_window"] = [values.get("pass_rate_min") or 0.0,
+        fields["pass_rate_window"] = [values.get("pass_rate_min") or 0.0,
                                       values.get("pass_rate_max") or 1.0]
     if values.get("judge") is not None:
-        params["judge"] = values["judge"].pk
-    return StageSpec(key, StageKind.REJECTION_SAMPLING, name, model,
-                     [DataSpec(StageInput.Role.TRAIN, prompts)], params=params)
+        fields["judge"] = values["judge"].pk
+    if target:
+        fields["target"] = target
+    return StageSpec(key, name, validate(RejectionParams, fields), model,
+                     [DataSpec(StageInput.Role.TRAIN, prompts)])
 
 
 def sft(key: str, name: str, model: Model, data: DataSpec, values: dict, *,
-        defaults: dict | None = None) -> StageSpec:
+        defaults: dict | None = None, special_token: str = DEFAULT_TOKEN,
+        samples_per_eval: int = 4) -> StageSpec:
     """An SFT stage: ``SFT_DEMO_CONFIG``, then the recipe's ``defaults`` for this stage,
     then what the user set (``sft_config``), which always wins."""
     config = {**SFT_DEMO_CONFIG, **(defaults or {}), **(values.get("sft_config") or {})}
-    params = {"special_token": "|special_token|", "samples_per_eval": 4,
-              "completion_format": COLD_START, **process_params(values)}
-    return StageSpec(key, StageKind.SFT, name, model, [data], config, params)
+    params = validate(SFTParams, {
+        "special_token": special_token, "samples_per_eval": samples_per_eval,
+        "completion_format": COLD_START, **process_params(values),
+    })
+    return StageSpec(key, name, params, model, [data], config)
 
 
 # Sized by measurement on the demo tasks: enough steps for the cold-start format to stick.
