@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from r1domain.checkpoints import prune_checkpoints
+from r1domain.errors import R1WebError
 
 
 @dataclass
@@ -92,7 +93,7 @@ class MemorySink:
         return self.stop_requested
 
 
-class ConfigError(ValueError):
+class ConfigError(R1WebError):
     """A stage configuration that cannot run; raised before any work starts.
 
     The message names the offending field so it can be shown to the user as is.

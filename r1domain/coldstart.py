@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from r1domain.errors import R1WebError
 from r1domain.parsing import extract_answer, extract_think
 from r1domain.rewards import language_shares
 
@@ -24,7 +25,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _CODE_FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 
 
-class ColdStartFormatError(ValueError):
+class ColdStartFormatError(R1WebError):
     """Text that is not ``token reasoning token summary``."""
 
 

@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from r1domain.errors import R1WebError
+
 Example = dict[str, Any]
 
 GSM8K_MARKER = "#### "
@@ -27,7 +29,7 @@ GSM8K_MARKER = "#### "
 MAX_LINE_BYTES = 32 * 2**20
 
 
-class DatasetFileError(ValueError):
+class DatasetFileError(R1WebError):
     """A dataset file that cannot be used; the message names the line (1-based)."""
 
 

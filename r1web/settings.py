@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "r1web.feedback.HtmxMessagesMiddleware",  # after messages and htmx: it uses both
     "csp.middleware.CSPMiddleware",
+    # An application error a view let through becomes the page (or JSON) saying why.
+    "r1web.errors.R1WebErrorMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

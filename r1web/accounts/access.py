@@ -6,11 +6,12 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 
-from r1web.accounts.roles import has_role
+from r1domain.errors import Forbidden
+from r1web.accounts.roles import check_role
 
 
 def role_required(role: str):
-    """Refuse (403) a request from a signed-in user below ``role``.
+    """Refuse (403, the styled page) a request from a signed-in user below ``role``.
 
     Sign-in itself is enforced for every page by LoginRequiredMiddleware.
     """
@@ -18,8 +19,10 @@ def role_required(role: str):
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
-            if not has_role(request.user, role):
-                raise PermissionDenied(f"this needs the {role} role")
+            try:
+                check_role(request.user, role)
+            except Forbidden as exc:
+                raise PermissionDenied(exc.message) from None
             return view(request, *args, **kwargs)
 
         return wrapped

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 
+from r1domain.errors import Forbidden
+
 VIEWER, CURATOR, OPERATOR = "viewer", "curator", "operator"
 ORDER = (VIEWER, CURATOR, OPERATOR)
 
@@ -21,9 +23,20 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
     return VIEWER
 
 
-def has_role(user, role: str) -> bool:
-    current = role_of(user)
+def allows(current: str | None, role: str) -> bool:
+    """Whether a user holding ``current`` (None: signed out) has the rights of ``role``."""
     return current is not None and ORDER.index(current) >= ORDER.index(role)
+
+
+def has_role(user, role: str) -> bool:
+    return allows(role_of(user), role)
+
+
+def check_role(user, role: str) -> None:
+    """The one role check: views (``role_required``), services and the API call it.
+    Raises ``Forbidden`` naming the role needed."""
+    if not has_role(user, role):
+        raise Forbidden(f"this needs the {role} role")
 
 
 def role_grant(*, user, role: str) -> None:

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from r1domain.coldstart import ColdStartFormatError, from_think_answer, to_cold_start
+from r1domain.errors import R1WebError
 from r1domain.stage_params import GenerateParams
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
@@ -28,7 +29,7 @@ LEASE = timedelta(minutes=15)
 CLAIM_ATTEMPTS = 5
 
 
-class CurationError(ValueError):
+class CurationError(R1WebError):
     """A curation request that cannot be done; the message is shown to the user as is."""
 
 

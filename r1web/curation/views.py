@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from r1domain.errors import R1WebError
 from r1web.accounts.access import role_required
 from r1web.accounts.roles import CURATOR, OPERATOR
 from r1web.curation import selectors, services
@@ -219,16 +220,14 @@ def freeze(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @role_required(OPERATOR)
 def generate(request: HttpRequest) -> HttpResponse:
-    from r1domain.base import ConfigError
     from r1web.runs.recipes.generate import candidate_generation_create
-    from r1web.runs.services import RunError
 
     form = GenerateForm(request.POST)
     if form.is_valid():
         try:
             run = candidate_generation_create(**form.cleaned_data, user=request.user)
-        except (RunError, ConfigError) as exc:
-            form.add_error(None, str(exc))
+        except R1WebError as exc:
+            form.add_error(None, exc.message)
         else:
             messages.success(request, f"started {run.name}")
             return redirect(run)

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from r1domain.errors import R1WebError
+
 DATA_FILE = "data-00000-of-00001.arrow"
 _DTYPES = {pa.string(): "string", pa.large_string(): "large_string", pa.int64(): "int64",
            pa.int32(): "int32", pa.float64(): "float64", pa.bool_(): "bool"}
 
 
-class HFDiskError(ValueError):
+class HFDiskError(R1WebError):
     """Not a readable ``save_to_disk`` folder; the message says why."""
 
 

@@ -18,6 +18,7 @@ from typing import Protocol
 from django.conf import settings
 from django.db import transaction
 
+from r1domain.errors import R1WebError
 from r1web.datasets.content import content_hash
 from r1web.datasets.models import Dataset, DatasetVersion, Example
 from r1web.safe_text import db_json
@@ -25,7 +26,7 @@ from r1web.safe_text import db_json
 BULK = 2000
 
 
-class DatasetError(ValueError):
+class DatasetError(R1WebError):
     """Bad input for a dataset: the message is shown to the user as is."""
 
 

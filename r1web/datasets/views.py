@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from r1domain.errors import R1WebError
 from r1web.accounts.access import role_required
 from r1web.accounts.roles import CURATOR, OPERATOR, VIEWER
 from r1web.datasets import selectors
@@ -47,6 +48,7 @@ def dataset_detail(request: HttpRequest, name: str) -> HttpResponse:
         "dataset": dataset,
         "versions": versions,
         "queue_size": dataset.curation_items.count(),
+        "lineages": [(None, selectors.lineage_for_version(versions[0]))] if versions else [],
     }
     return render(request, "datasets/detail.html", context)
 
@@ -81,6 +83,8 @@ def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse
         "formats": DOWNLOADS,
         "export_job": needs_worker(version),
     }
+    if not wants_partial(request):
+        context["lineages"] = [(None, selectors.lineage_for_version(version))]
     return render_partial(request, "datasets/version.html", "examples", context)
 
 
@@ -189,9 +193,7 @@ def export_download(request: HttpRequest, pk: int) -> FileResponse:
 @require_POST
 @role_required(OPERATOR)
 def version_sft(request: HttpRequest, name: str, number: int) -> HttpResponse:
-    from r1domain.base import ConfigError
     from r1web.runs.recipes import launch
-    from r1web.runs.services import RunError
 
     version = selectors.version_get(name, number)
     form = ColdStartSFTForm(request.POST)
@@ -199,8 +201,8 @@ def version_sft(request: HttpRequest, name: str, number: int) -> HttpResponse:
         try:
             run = launch("cold-start-sft", _sft_values(version, form.cleaned_data),
                          user=request.user)
-        except (RunError, ConfigError) as exc:
-            form.add_error(None, str(exc))
+        except R1WebError as exc:
+            form.add_error(None, exc.message)
         else:
             messages.success(request, f"started {run.name}")
             return redirect(run)
@@ -211,6 +213,7 @@ def version_sft(request: HttpRequest, name: str, number: int) -> HttpResponse:
         "formats": DOWNLOADS,
         "export_job": needs_worker(version),
         "page": Paginator(selectors.version_examples(version), EXAMPLES_PER_PAGE).get_page(1),
+        "lineages": [(None, selectors.lineage_for_version(version))],
     }
     return render(request, "datasets/version.html", context, status=400)
 

@@ -17,13 +17,15 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from r1web.accounts.roles import has_role
+from r1domain.errors import Forbidden
+from r1web.accounts.roles import check_role
+from r1web.errors import error_json
 from r1web.ingest.schema import SchemaError, parse_body
 from r1web.ingest.services import token_use
 
 
 def error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
+    return error_json(message, status)
 
 
 def _bearer(request: HttpRequest) -> str:
@@ -46,8 +48,10 @@ def api_view(role: str):
                 response = error(401, "a valid API token is needed (Authorization: Bearer …)")
                 response["WWW-Authenticate"] = 'Bearer realm="r1web"'
                 return response
-            if not has_role(token.user, role):
-                return error(403, f"this token's user needs the {role} role")
+            try:
+                check_role(token.user, role)
+            except Forbidden as exc:
+                return error(403, f"this token's user: {exc.message}")
             request.api_token = token
             try:
                 body = parse_body(_read_body(request))

@@ -34,6 +34,7 @@ from r1domain.datafiles import (
     render_chat_prompt,
     text_value,
 )
+from r1domain.errors import R1WebError
 from r1web.ingest import schema
 
 FORMATS = ("trl", "verl")
@@ -44,7 +45,7 @@ ARROW_BATCH_ROWS = 4096
 LogFile = tuple[str, Path]  # the name messages use, where the bytes are
 
 
-class LogFileError(ValueError):
+class LogFileError(R1WebError):
     """A log file that cannot be imported; the message names the file and row or line."""
 
 

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from r1domain.errors import R1WebError
 from r1domain.formats import FORMATS, R1_ZERO
 
 MAX_DEPTH = 32
@@ -36,7 +37,7 @@ KINDS = ("grpo", "sft")
 FINISH_STATUSES = ("succeeded", "failed", "cancelled")
 
 
-class SchemaError(ValueError):
+class SchemaError(R1WebError):
     """A request body that does not fit the schema; the message names the value."""
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from r1domain.errors import R1WebError
 from r1domain.stage_params import ExternalParams, dump, validate
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
@@ -34,7 +35,7 @@ STAGE_NAMES = {"grpo": "GRPO (external)", "sft": "SFT (external)"}
 INSERT_CHUNK = 5000  # samples per insert while importing a file
 
 
-class IngestError(ValueError):
+class IngestError(R1WebError):
     """A request that cannot be done; the message is shown as is."""
 
 

@@ -2,7 +2,7 @@
 what it produces and the checks its parameters need from the database.
 
 Adding a stage kind touches this file, its parameter type (``r1domain.stage_params``) and
-its runner (``workers.kinds``). The web process imports this module and never a runner:
+its runner (``workers.runner.RUNNERS``). The web process imports this module and never a runner:
 the worker keeps its own kind -> runner table and checks it against this one when it
 starts.
 """

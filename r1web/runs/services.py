@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from r1domain.errors import R1WebError
 from r1domain.stage_params import EvalParams
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
@@ -35,7 +36,7 @@ from r1web.runs.models import (
 log = logging.getLogger(__name__)
 
 
-class RunError(ValueError):
+class RunError(R1WebError):
     """A request about a run that cannot be done: the message is shown as is."""
 
 

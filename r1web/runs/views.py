@@ -12,9 +12,10 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from r1domain.base import ConfigError
+from r1domain.errors import R1WebError
 from r1web.accounts.access import role_required
 from r1web.accounts.roles import OPERATOR
+from r1web.datasets.selectors import lineage_for_run, lineage_for_stage
 from r1web.htmx import render_partial, stop_polling_when, wants_partial
 from r1web.runs import chart_cache, charts, compare, selectors, summary
 from r1web.runs.forms import LaunchForm, RunFilterForm, sort_headings
@@ -66,8 +67,8 @@ def run_launch(request, recipe: str):
     if request.method == "POST" and form.is_valid():
         try:
             run = launch(recipe, form.values(), user=request.user, queue=form.cleaned_data["queue"])
-        except (RunError, ConfigError) as exc:
-            form.add_error(None, str(exc))
+        except R1WebError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(request, f"Run {run} queued.")
             return redirect(run)
@@ -99,6 +100,7 @@ def run_detail(request, pk: int):
         "smoothing": smoothing,
         "compare": ",".join(str(r.pk) for r in compared[1:]),
         "compared": compared[1:],
+        "lineages": lineage_for_run(run, stages),
     }
     return render_partial(request, "runs/detail.html", "stages", context)
 
@@ -234,7 +236,7 @@ def stage_detail(request, pk: int):
     partial = wants_partial(request)
     context = {"stage": stage, "run": stage.run}
     if not partial:
-        context |= stage_panel(stage)
+        context |= stage_panel(stage) | {"lineages": [(None, lineage_for_stage(stage))]}
     response = render_partial(request, "runs/stage.html", "stage-progress", context)
     return stop_polling_when(partial and stage.is_finished(), response)
 

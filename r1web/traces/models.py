@@ -7,6 +7,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from r1web.accounts.roles import CURATOR, OPERATOR, allows
+
 
 class Sample(models.Model):
     """One sampled completion, as the stage scored it.
@@ -132,6 +134,10 @@ class Flag(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("traces:sample", args=[self.sample_id]) + f"#flag-{self.pk}"
+
+    def removable_by(self, user_pk: int | None, role: str | None) -> bool:
+        """The curator who set a flag may remove it; an operator may remove any."""
+        return allows(role, OPERATOR) or (self.created_by_id == user_pk and allows(role, CURATOR))
 
     def display_label(self) -> str:
         return self.custom_label if self.label == FlagLabel.CUSTOM else self.get_label_display()

@@ -34,6 +34,7 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 
 from r1domain.rejection import KEPT
+from r1web.accounts.roles import role_of
 from r1web.runs.models import Run, Stage, StageKind
 from r1web.traces.forms import (
     EVALUATION,
@@ -521,8 +522,14 @@ def get_sample_for_user(request, pk: int) -> Sample:
     return get_object_or_404(Sample.objects.select_related("run", "stage"), pk=pk)
 
 
-def sample_flags(sample: Sample) -> list[Flag]:
-    return list(sample.flags.select_related("created_by").order_by("created_at"))
+def sample_flags(sample: Sample, user) -> list[Flag]:
+    """The sample's flags, oldest first, each with ``removable``: whether ``user`` may
+    remove it (``Flag.removable_by``, the rule the service applies)."""
+    role = role_of(user)
+    flags = list(sample.flags.select_related("created_by").order_by("created_at"))
+    for flag in flags:
+        flag.removable = flag.removable_by(user.pk, role)
+    return flags
 
 
 def group_samples(stage_id: int, step: int, group: int) -> list[Sample]:

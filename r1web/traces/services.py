@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from r1domain.errors import R1WebError
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
 from r1web.runs import rollups
@@ -29,7 +30,7 @@ def samples_record(*, stage, records: list, example_ids: dict[str, int] | None =
     return new
 
 
-class FlagError(ValueError):
+class FlagError(R1WebError):
     """A flag that cannot be set or removed: the message is shown as is."""
 
 
@@ -67,9 +68,9 @@ def sample_flag(*, sample: Sample, user, label: str, custom_label: str = "", not
 @transaction.atomic
 def sample_unflag(*, flag: Flag, user) -> None:
     """Remove a flag; only the person who set it (or an operator) may."""
-    from r1web.accounts.roles import OPERATOR, has_role
+    from r1web.accounts.roles import role_of
 
-    if flag.created_by_id != user.pk and not has_role(user, OPERATOR):
+    if not flag.removable_by(user.pk, role_of(user)):
         raise FlagError("only the person who set a flag can remove it")
     flag.delete()
     audit_record(actor=user, action=Action.SAMPLE_UNFLAG, target=flag.sample,

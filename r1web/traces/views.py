@@ -54,7 +54,7 @@ def sample_detail(request, pk: int):
     previous, following = selectors.neighbours(request.GET, sample)
     return render_partial(request, "traces/sample.html", "sample-body", {
         "sample": sample,
-        "flags": selectors.sample_flags(sample),
+        "flags": selectors.sample_flags(sample, request.user),
         "labels": FlagLabel,
         "previous": previous,
         "following": following,
@@ -72,7 +72,8 @@ def _flags_response(request, sample, error: str = ""):
             messages.error(request, error)
         return redirect(f"{sample.get_absolute_url()}?{_filter_query(request.GET)}")
     context = {
-        "sample": sample, "flags": selectors.sample_flags(sample), "labels": FlagLabel,
+        "sample": sample, "flags": selectors.sample_flags(sample, request.user),
+        "labels": FlagLabel,
         "error": error,
     }
     return render_partial(request, "traces/sample.html", "flags", context,

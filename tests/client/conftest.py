@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import database_url
-from tests.workers.conftest import micro_base  # noqa: F401  (a fixture: a tiny model to train)
 
 ROOT = Path(__file__).resolve().parents[2]
 

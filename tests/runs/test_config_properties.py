@@ -98,14 +98,52 @@ def test_the_field_checks_answer_any_value_with_a_config_error_or_a_clean_config
     _check_all_classes(fields)
 
 
+def _trl_default(config_class: str, name: str):
+    import dataclasses
+
+    import trl
+
+    fields = {f.name: f for f in dataclasses.fields(getattr(trl, config_class))}
+    default = fields[name].default
+    return default if isinstance(default, (int, float)) and not isinstance(default, bool) else None
+
+
+def _inside(spec, config_class: str, name: str) -> int | float | None:
+    """A number the field must accept: TRL's own default for it, when that is a number
+    inside r1web's range; None otherwise."""
+    default = _trl_default(config_class, name)
+    if default is None or spec.lo is None or not spec.lo <= default <= spec.hi:
+        return None
+    return default
+
+
 @given(st.sampled_from(FIELD_NAMES), NUMBERS)
 @settings(max_examples=100, deadline=None)
 def test_a_number_is_accepted_only_when_finite_and_in_range(name, value):
+    checked_a_field = False
     for config_class in CONFIG_CLASSES:
-        if name not in settable_fields(config_class):
+        spec = settable_fields(config_class).get(name)
+        if spec is None:
             continue
+        # Not vacuous: a refusal of every value would fail here, on the field's own range.
+        inside = _inside(spec, config_class, name)
+        if inside is not None:
+            assert check_trl_config({name: inside}, config_class)[name] == inside
+            checked_a_field = True
         try:
             checked = check_trl_config({name: value}, config_class)[name]
         except ConfigError:
             continue
         assert not isinstance(checked, float) or math.isfinite(checked)
+        if spec.lo is not None and isinstance(checked, (int, float)) and checked not in spec.also:
+            assert spec.lo <= checked <= spec.hi
+    assert checked_a_field or name in NO_NUMERIC_DEFAULT
+
+
+# Settable fields whose TRL default is not a number inside r1web's range (None, a string
+# choice, a list): the property checks only their refusals.
+NO_NUMERIC_DEFAULT = {
+    name for name in FIELD_NAMES
+    if all(_inside(settable_fields(c)[name], c, name) is None
+           for c in CONFIG_CLASSES if name in settable_fields(c))
+}

@@ -7,7 +7,7 @@ from r1domain.stage_params import SFTParams
 from r1web.runs.models import Stage, StageInput
 from r1web.runs.services import checkpoint_record
 from workers.inputs import model_path, output_dir, records, stage_examples, stage_sink
-from workers.recording import is_main_process, write_retrying
+from workers.recording import is_main_process, retrying, write_retrying
 
 
 def run_sft_stage(stage: Stage, params: SFTParams) -> dict:
@@ -17,6 +17,7 @@ def run_sft_stage(stage: Stage, params: SFTParams) -> dict:
     eval_examples = stage_examples(stage, StageInput.Role.EVAL, params.eval_split)
     if not eval_examples:
         eval_examples = stage_examples(stage, StageInput.Role.TRAIN, "test")
+    resume = retrying(stage.resume_checkpoint)() if stage.attempt > 1 else None
     with stage_sink(stage, examples + eval_examples) as sink:
         result = run_sft(
             model_path=model_path(stage),
@@ -28,6 +29,7 @@ def run_sft_stage(stage: Stage, params: SFTParams) -> dict:
             special_token=params.special_token,
             samples_per_eval=params.samples_per_eval,
             max_new_tokens=params.max_new_tokens,
+            resume_from_checkpoint=resume.path if resume else None,
         )
     if is_main_process():
         write_retrying(checkpoint_record, stage_pk=stage.pk, step=result.steps,

@@ -11,9 +11,7 @@ N * completions_per_step samples: no more, no fewer.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from r1domain.formats import CompletionFormat, from_column
 from r1domain.probes import is_probe_step, probe_records
 from r1domain.records import build_record
 from r1domain.rewards import get_reward_funcs
+from workers.stages.callbacks import SinkCallback, checkpoint_step, sink_prunes_checkpoints
 from workers.stages.runtime import ThreadShareCallback, torch_threads
 from workers.stages.trl_config import build_stage_config, validate_trl_config
 
@@ -83,35 +82,6 @@ def to_dataset(examples: list[Example], fmt: CompletionFormat | None = None):
             for e in examples
         ]
     )
-
-
-class SinkCallback(TrainerCallback):
-    """Metrics, progress, checkpoints and cancellation between TRL and the sink."""
-
-    def __init__(self, sink: StageSink, keep: int | None = None) -> None:
-        self.sink = sink
-        self.keep = keep  # save_total_limit, applied by the sink once a save is recorded
-        self.cancelled = False
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.sink.progress(state.global_step, state.max_steps)
-        if self.sink.should_stop():
-            self.cancelled = True
-            control.should_training_stop = True
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        values = {
-            key: float(value)
-            for key, value in (logs or {}).items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value)
-        }
-        if values:
-            self.sink.metrics(state.global_step, values)
-
-    def on_save(self, args, state, control, **kwargs):
-        path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-        self.sink.checkpoint_saved(state.global_step, path, keep=self.keep)
 
 
 class ProbeCallback(TrainerCallback):
@@ -314,10 +284,7 @@ def run_grpo(
     config = build_stage_config(_grpo_config_class(), fields, output_dir)
     if sink.should_stop():
         raise StageCancelled("cancelled before GRPO started")
-    # The Trainer would delete old checkpoints before the sink has recorded the new one
-    # (r1domain.checkpoints); the sink prunes instead, once it has.
-    keep, config.save_total_limit = config.save_total_limit, None
-    callback = SinkCallback(sink, keep)
+    callback = SinkCallback(sink, sink_prunes_checkpoints(config))
     tokenizer = _load_tokenizer(model_path)
     probes = None
     if probe_examples and probe_every > 0:
@@ -347,16 +314,6 @@ def run_grpo(
         trainer.save_model(output_dir)
     return GrpoResult(steps, completions_per_step(config), output_dir,
                       probes.rounds if probes else 0, round(probes.seconds, 3) if probes else 0.0)
-
-
-def checkpoint_step(path: str | None) -> int:
-    """The optimizer steps a Trainer checkpoint holds; 0 without one (or unreadable:
-    then ``Trainer.train`` says what is wrong with it)."""
-    state = os.path.join(path or "", "trainer_state.json")
-    if not path or not os.path.isfile(state):
-        return 0
-    with open(state) as file:
-        return int(json.load(file).get("global_step", 0))
 
 
 def _quiet(trainer) -> None:

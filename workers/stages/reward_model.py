@@ -21,7 +21,7 @@ from transformers import TrainerCallback
 
 from r1domain.base import ConfigError, StageCancelled, StageSink
 from r1domain.formats import COLD_START, CompletionFormat
-from workers.stages.grpo import SinkCallback
+from workers.stages.callbacks import SinkCallback
 from workers.stages.runtime import ThreadShareCallback, torch_threads
 
 Example = dict[str, Any]

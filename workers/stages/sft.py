@@ -17,10 +17,11 @@ from typing import Any
 import torch
 
 from r1domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
-from r1domain.coldstart import ColdStartFormatError, parse_cold_start
+from r1domain.coldstart import DEFAULT_TOKEN, ColdStartFormatError, parse_cold_start
 from r1domain.formats import COLD_START, get_format
 from r1domain.reflection import find_reflection_phrases
 from r1domain.rewards import is_equivalent
+from workers.stages.callbacks import SinkCallback, sink_prunes_checkpoints
 from workers.stages.runtime import ThreadShareCallback, torch_threads
 
 Example = dict[str, Any]
@@ -88,19 +89,24 @@ def run_sft(
     trl_config: dict,
     sink: StageSink,
     eval_examples: list[Example] | None = None,
-    special_token: str = "|special_token|",
+    special_token: str = DEFAULT_TOKEN,
     samples_per_eval: int = 4,
     max_new_tokens: int = 64,
+    resume_from_checkpoint: str | None = None,
 ) -> SFTResult:
     """Train on ``examples`` (train split); evaluate (loss and sampled generations) on
-    ``eval_examples``, or on the first few training examples when there are none."""
+    ``eval_examples``, or on the first few training examples when there are none.
+    ``StageCancelled`` after a clean stop at a step boundary when the sink asks for one;
+    with ``resume_from_checkpoint`` (a checkpoint the sink recorded) training continues
+    from there."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     from workers.stages.trl_config import build_stage_config
 
-    config = validate_sft_config(trl_config)
+    config = build_stage_config(SFTConfig, validate_sft_config(trl_config), output_dir)
+    keep = sink_prunes_checkpoints(config)
     eval_examples = eval_examples or examples[:samples_per_eval]
     started = time.perf_counter()
     with torch_threads():
@@ -109,19 +115,22 @@ def run_sft(
             tokenizer.pad_token = tokenizer.eos_token
         model = AutoModelForCausalLM.from_pretrained(model_path)
         add_format_token(tokenizer, model, special_token)
-        callback = _SinkCallback(
-            sink, tokenizer, eval_examples[:samples_per_eval], special_token, max_new_tokens
+        callback = _SFTSinkCallback(
+            sink, keep, tokenizer, eval_examples[:samples_per_eval], special_token,
+            max_new_tokens,
         )
         trainer = SFTTrainer(
             model=model,
-            args=build_stage_config(SFTConfig, config, output_dir),
+            args=config,
             train_dataset=Dataset.from_list(_rows(examples)),
             eval_dataset=Dataset.from_list(_rows(eval_examples)),
             processing_class=tokenizer,
             callbacks=[ThreadShareCallback(), callback],
         )
         _quiet(trainer)
-        output = trainer.train()
+        output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+        if callback.cancelled:
+            raise StageCancelled(f"SFT stopped at step {trainer.state.global_step}")
         final = Path(output_dir) / "final"
         trainer.save_model(str(final))
         tokenizer.save_pretrained(str(final))
@@ -155,32 +164,15 @@ def _quiet(trainer) -> None:
     trainer.remove_callback(PrinterCallback)
 
 
-def _callback_base():
-    from transformers import TrainerCallback
+class _SFTSinkCallback(SinkCallback):
+    """The shared sink bridge, plus a few greedy generations at every evaluation."""
 
-    return TrainerCallback
-
-
-class _SinkCallback(_callback_base()):
-    """Forwards the trainer's logs, progress and evaluations to the sink."""
-
-    def __init__(
-        self, sink: StageSink, tokenizer, eval_examples, special_token: str, max_new_tokens: int
-    ):
-        self.sink, self.tokenizer = sink, tokenizer
+    def __init__(self, sink: StageSink, keep: int | None, tokenizer, eval_examples,
+                 special_token: str, max_new_tokens: int):
+        super().__init__(sink, keep)
+        self.tokenizer = tokenizer
         self.eval_examples, self.special_token = eval_examples, special_token
         self.max_new_tokens = max_new_tokens
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        # TRL's own names ("loss", "eval_loss", "mean_token_accuracy"...), as GRPO logs them.
-        values = {k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}
-        if values:
-            self.sink.metrics(state.global_step, values)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.sink.progress(state.global_step, state.max_steps)
-        if self.sink.should_stop():
-            raise StageCancelled("SFT cancelled")
 
     def on_evaluate(self, args, state, control, model=None, **kwargs):
         if model is not None and self.eval_examples:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 
 from r1domain.base import ConfigError
+from r1domain.errors import R1WebError
 from r1domain.stage_params import StageParams, dump
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
@@ -196,6 +197,15 @@ def clean_value(param: Param, raw: Any) -> Any:
     return text
 
 
+def _cleaned(param: Param, raw: Any) -> Any:
+    """``clean_value``, with a refusal naming the parameter it concerns."""
+    try:
+        return clean_value(param, raw)
+    except R1WebError as exc:
+        exc.field = exc.field or param.name
+        raise
+
+
 def _number(param: Param, raw: Any, kind: type) -> int | float:
     if isinstance(raw, bool):
         raise RunError(f"{param.label} must be a number, not {raw!r}")
@@ -231,7 +241,7 @@ def recipe_launch(*, recipe: RecipeSpec, values: dict, user=None, queue: str = "
     if unknown:
         raise RunError(f"recipe {recipe.name} has no parameter(s) {', '.join(unknown)}")
     with transaction.atomic():
-        cleaned = {p.name: clean_value(p, values.get(p.name)) for p in recipe.params}
+        cleaned = {p.name: _cleaned(p, values.get(p.name)) for p in recipe.params}
         return run_launch(
             name=values.get("name") or recipe.run_name(cleaned), recipe=recipe.name,
             config=_run_config(cleaned), specs=recipe.build(cleaned), user=user, queue=queue,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from r1web.accounts.roles import ORDER, role_grant
+from r1web.errors import R1WebCommand
 
 
-class Command(BaseCommand):
+class Command(R1WebCommand):
     help = "Create a user (or reset an existing one) with a role, and print the login."
 
     def add_arguments(self, parser):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
-
 from r1domain.progress import terminal
 from r1web.datasets.files import write_examples
 from r1web.datasets.progress import terminal_rows
 from r1web.datasets.selectors import version_records
+from r1web.errors import R1WebCommand
 from r1web.runs.recipes import resolve_version
-from r1web.runs.services import RunError
 
 
-class Command(BaseCommand):
+class Command(R1WebCommand):
     help = "Write a dataset version to a file (hf: a save_to_disk directory)."
 
     def add_arguments(self, parser) -> None:
@@ -25,10 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True)
 
     def handle(self, *args, **options) -> None:
-        try:
-            version = resolve_version(options["name"], options["version"])
-        except RunError as exc:
-            raise CommandError(str(exc)) from exc
+        version = resolve_version(options["name"], options["version"])
         stream = terminal(self.stdout)
         self.stdout.write(f"reading the {version.num_examples:,} examples of {version}...")
         path = write_examples(version_records(version), options["out"], fmt=options["format"],

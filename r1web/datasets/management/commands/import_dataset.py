@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from r1domain.progress import terminal
 from r1web.datasets.files import FORMATS
 from r1web.datasets.progress import TerminalImport
 from r1web.datasets.services import DatasetError, dataset_import_file
+from r1web.errors import R1WebCommand
 
 
-class Command(BaseCommand):
+class Command(R1WebCommand):
     help = "Import a dataset file as a new version: all of it, or nothing with the bad line named."
 
     def add_arguments(self, parser) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from r1web.accounts.roles import role_of
+from r1web.errors import R1WebCommand
 from r1web.ingest.services import token_create
 
 
-class Command(BaseCommand):
+class Command(R1WebCommand):
     help = "Make an API token for a user (training scripts log runs with it) and print it."
 
     def add_arguments(self, parser):

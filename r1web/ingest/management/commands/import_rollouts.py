@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from r1domain.formats import FORMATS as COMPLETION_FORMATS
+from r1web.errors import R1WebCommand
 from r1web.ingest.logfiles import (
     FORMATS,
     LogFileError,
@@ -22,7 +23,7 @@ from r1web.ingest.services import IngestError, rollouts_import
 SOURCES = {"trl": ExternalRun.Source.TRL_PARQUET, "verl": ExternalRun.Source.VERL}
 
 
-class Command(BaseCommand):
+class Command(R1WebCommand):
     help = (
         "Import TRL's output_dir/completions/*.parquet or verl's rollout_data_dir "
         "<step>.jsonl files (or their folders) as one external run; a bad row is "

@@ -3,14 +3,13 @@ before they were kept, or loaded without the write path (a COPY, a restore)."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
-
+from r1web.errors import R1WebCommand
 from r1web.runs import rollups
 from r1web.runs.models import MetricPoint
 from r1web.traces.models import Sample
 
 
-class Command(BaseCommand):
+class Command(R1WebCommand):
     help = "Fill in the run charts' per-step sample statistics where they are missing."
 
     def add_arguments(self, parser) -> None:

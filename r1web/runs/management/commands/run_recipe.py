@@ -7,10 +7,11 @@ import subprocess
 import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from r1domain.base import ConfigError
 from r1domain.progress import TerminalProgress, duration, terminal
+from r1web.errors import R1WebCommand
 from r1web.runs.models import Stage, Status
 from r1web.runs.recipes import RECIPES, get_recipe, launch
 from r1web.runs.reports import run_report
@@ -38,7 +39,7 @@ def parse_overrides(pairs: list[str]) -> dict:
     return config
 
 
-class Command(BaseCommand):
+class Command(R1WebCommand):
     help = "Launch a pipeline recipe (r1-zero, cold-start-sft, r1, distill) as a run of stages."
 
     def add_arguments(self, parser) -> None:

@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection
 
 from r1domain.aha_tasks import BASE_TASK
 from r1domain.progress import TerminalProgress, TerminalSink, duration, terminal
+from r1web.errors import R1WebCommand
 from r1web.runs.models import Checkpoint
 
 # The sizes of workers.stages.tiny_base.SIZES, named here so --help works without torch.
@@ -26,7 +27,7 @@ def default_out(size: str) -> Path:
     return Path(settings.MODELS_DIR) / f"tiny-base-{size}"
 
 
-class Command(BaseCommand):
+class Command(R1WebCommand):
     help = "Train the tiny Qwen2-architecture base model on the demo task's corpus (repeated addition)."
 
     def add_arguments(self, parser) -> None:
