@@ -14,13 +14,14 @@ Rewards, records and evaluation all go through ``CompletionFormat`` so "correct"
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from r1domain.coldstart import DEFAULT_TOKEN, ColdStartFormatError, parse_cold_start
 from r1domain.parsing import ParsedCompletion, parse_completion
 from r1domain.prompts import render_r1_zero
 
-R1_ZERO = "r1-zero"
-COLD_START = "cold-start"
+R1_ZERO: Final = "r1-zero"
+COLD_START: Final = "cold-start"
 FORMATS = (R1_ZERO, COLD_START)
 COLD_START_TEMPLATE = "User: {prompt}\nAssistant: "
 

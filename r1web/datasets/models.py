@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from r1domain.coldstart import DEFAULT_TOKEN
 from r1domain.progress import Progress, measured
 
 MAX_ID = 2**63 - 1
@@ -40,7 +41,7 @@ class Dataset(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PROMPTS)
     description = models.TextField(blank=True)
     # The cold-start format |special_token|<reasoning>|special_token|<summary>.
-    special_token = models.CharField(max_length=50, default="|special_token|")
+    special_token = models.CharField(max_length=50, default=DEFAULT_TOKEN)
     language = models.CharField(max_length=10, default="en")  # target language of the CoT
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

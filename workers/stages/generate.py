@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from r1domain.base import ConfigError, SampleRecord, StageCancelled, StageSink
-from r1domain.coldstart import ColdStartFormatError, parse_cold_start
+from r1domain.coldstart import DEFAULT_TOKEN, ColdStartFormatError, parse_cold_start
 from r1domain.parsing import extract_answer, extract_think
 from r1domain.prompts import render_r1_zero
 from r1domain.records import build_record
@@ -80,7 +80,7 @@ def generate_candidates(
     method: str,
     sink: StageSink,
     exemplars: list[Example] | None = None,
-    special_token: str = "|special_token|",
+    special_token: str = DEFAULT_TOKEN,
     shots: int = 2,
     per_prompt: int = 2,
     max_new_tokens: int = 96,
