@@ -1,0 +1,290 @@
+"""The first program a sandbox starts: it runs the untrusted program once per test case.
+
+Never imported by r1web: its source is handed to the sandbox's own interpreter
+(``python -I -S -B -c``), which may be another Python than r1web's, so it uses the
+standard library only, and only modules that load fast (no json, no ctypes): starting it
+is part of every program's cost.
+
+It reads a job (``marshal``, written by r1web, trusted) from standard input, writes the
+job's files into the scratch directory, then for each case forks a child that sets its
+resource limits and runs the program: a Python program is compiled once here and
+executed in the forked child (no interpreter start per case), anything else is exec'd.
+The child's standard input is the case's input; its output goes to pipes this process
+reads with a cap. After each case every process but this one and the namespace's init
+is killed, so nothing a case started outlives it.
+
+What it writes back on its standard output, which no child holds: a greeting line, then
+per case one ASCII header line and the raw bytes it announces. r1web parses the header
+strictly and caps what it reads, since a program may have killed this process.
+"""
+
+import marshal
+import os
+import resource
+import select
+import signal
+import sys
+import time
+
+GREETING = b"r1sandbox 1\n"
+# What the child reports on its status pipe before it exits (one byte, then a result).
+DONE, EXITED, ASSERTED, MEMORY, RAISED, COMPILE = b"D", b"X", b"A", b"M", b"E", b"C"
+CHUNK = 65536
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _send(case, fields, out=b"", err=b"", result=b""):
+    values = (
+        case, fields["exit"], fields["signal"], fields["status"], fields["limit"],
+        fields["wall_us"], fields["cpu_us"], len(out), len(err), len(result),
+    )
+    head = " ".join(str(value) for value in values) + "\n"
+    _write_all(1, head.encode("ascii") + bytes(out) + bytes(err) + bytes(result))
+
+
+def _read_job():
+    chunks = []
+    while chunk := os.read(0, 1 << 20):
+        chunks.append(chunk)
+    return marshal.loads(b"".join(chunks))
+
+
+def _set_limits(limits):
+    cpu = limits["cpu"]
+    for name, value in (
+        ("RLIMIT_CPU", (cpu, cpu + 1)),
+        ("RLIMIT_AS", (limits["memory"],) * 2),
+        ("RLIMIT_NPROC", (limits["processes"],) * 2),
+        ("RLIMIT_FSIZE", (limits["file"],) * 2),
+        ("RLIMIT_NOFILE", (limits["files_open"],) * 2),
+        ("RLIMIT_CORE", (0, 0)),
+    ):
+        resource.setrlimit(getattr(resource, name), value)
+
+
+def _report(status_fd, status, payload=b""):
+    try:
+        _write_all(status_fd, status + payload)
+    except OSError:
+        pass
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001, S110 (a closed pipe, or a program's own stream)
+            pass
+
+
+def _traceback():
+    import traceback
+
+    try:
+        traceback.print_exc()
+    except BaseException:  # noqa: BLE001, S110 (stderr closed or replaced by the program)
+        pass
+
+
+def _run_python(code, case, status_fd):
+    """In the child: run the compiled program, then the case's call if it has one."""
+    scope = {"__name__": "__main__", "__builtins__": __builtins__}
+    try:
+        exec(code, scope)  # noqa: S102 (running the program is the point; it is sandboxed)
+        call = case.get("call")
+        if call is not None:
+            value = scope[call[0]](*call[1])
+            _flush()
+            _report(status_fd, DONE, repr(value).encode("utf-8", "replace"))
+        else:
+            _flush()
+            _report(status_fd, DONE)
+        return 0
+    except SystemExit as exc:
+        _flush()
+        _report(status_fd, EXITED)
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    except MemoryError:
+        _report(status_fd, MEMORY)
+        _traceback()
+    except AssertionError:
+        _traceback()
+        _report(status_fd, ASSERTED)
+    except BaseException:  # noqa: BLE001 (whatever the program raises is its verdict)
+        _traceback()
+        _report(status_fd, RAISED)
+    _flush()
+    return 1
+
+
+def _child(job, case, code, fds):
+    stdin_fd, out_w, err_w, status_w = fds
+    status = 70
+    try:
+        os.dup2(stdin_fd, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.dup2(status_w, 3)
+        os.closerange(4, 1 << 16)
+        _set_limits(case["limits"])
+        if code is None:
+            os.execv(case["argv"][0], case["argv"])
+        status = _run_python(code, case, 3)
+    except MemoryError:
+        _report(3, MEMORY)
+    except BaseException:  # noqa: BLE001 (the child must reach os._exit, whatever happened)
+        _traceback()
+    finally:
+        os._exit(status)
+
+
+def _memfd(data):
+    fd = os.memfd_create("stdin")
+    _write_all(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _kill_all():
+    # In the sandbox's PID namespace, -1 is every process but this one and init.
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class _Streams:
+    """The three pipes of one case, read as they fill, each kept up to its cap."""
+
+    def __init__(self, fds, caps):
+        self.fds = dict(zip(fds, ("out", "err", "status")))
+        self.data = {"out": bytearray(), "err": bytearray(), "status": bytearray()}
+        self.seen = {"out": 0, "err": 0, "status": 0}
+        self.caps = caps
+
+    def read(self, fd):
+        name = self.fds[fd]
+        chunk = os.read(fd, CHUNK)
+        if not chunk:
+            os.close(fd)
+            del self.fds[fd]
+            return False
+        self.seen[name] += len(chunk)
+        room = self.caps[name] - len(self.data[name])
+        if room > 0:
+            self.data[name] += chunk[:room]
+        return True
+
+    def over(self):
+        """A stream past the output cap (stdout, or stderr past the same size)."""
+        return self.seen["out"] > self.caps["out"] or self.seen["err"] > self.caps["out"]
+
+
+def _watch(pid, streams, wall):
+    """Read the case's pipes until the child exits, its wall time runs out or it writes
+    too much; returns (wait status, rusage, limit word)."""
+    pidfd = os.pidfd_open(pid)
+    deadline = time.monotonic() + wall
+    limit = "-"
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                limit = "wall"
+                break
+            ready, _, _ = select.select([pidfd, *streams.fds], [], [], left)
+            if pidfd in ready:
+                break
+            for fd in ready:
+                streams.read(fd)
+            if streams.over():
+                limit = "output"
+                break
+    finally:
+        os.close(pidfd)
+    if limit != "-":
+        _kill_all()
+    _, wait_status, usage = os.wait4(pid, 0)
+    _kill_all()  # what the case left running (a daemonized grandchild) goes with it
+    for fd in list(streams.fds):  # every writer is dead now: read to the end
+        while streams.read(fd):
+            pass
+    return wait_status, usage, limit
+
+
+def _run_case(index, job, case, code):
+    limits = case["limits"]
+    caps = {"out": limits["output"], "err": limits["stderr"], "status": limits["output"]}
+    stdin_fd = _memfd(case.get("stdin", b""))
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    status_r, status_w = os.pipe()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _child(job, case, code, (stdin_fd, out_w, err_w, status_w))
+    for fd in (stdin_fd, out_w, err_w, status_w):
+        os.close(fd)
+    streams = _Streams((out_r, err_r, status_r), caps)
+    wait_status, usage, limit = _watch(pid, streams, limits["wall"])
+    cpu = usage.ru_utime + usage.ru_stime
+    sig = os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else 0
+    if limit == "-" and (sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits["cpu"])):
+        limit = "cpu"
+    elif limit == "-" and sig == signal.SIGXFSZ:
+        limit = "file"
+    report = bytes(streams.data["status"])
+    fields = {
+        "exit": os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else -1,
+        "signal": sig,
+        "status": report[:1].decode("ascii", "replace") if report[:1].isalpha() else "-",
+        "limit": limit,
+        "wall_us": int((time.monotonic() - started) * 1e6),
+        "cpu_us": int(cpu * 1e6),
+    }
+    _send(index, fields, streams.data["out"], streams.data["err"], report[1:])
+    return fields
+
+
+def _compile(job):
+    try:
+        return compile(job["source"], job.get("filename", "main.py"), "exec")
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        import traceback
+
+        text = "".join(traceback.format_exception_only(type(exc), exc)).encode("utf-8", "replace")
+        fields = {"exit": 1, "signal": 0, "status": "C", "limit": "-", "wall_us": 0, "cpu_us": 0}
+        _send(-1, fields, err=text[:4096])
+        return None
+
+
+def main():
+    _write_all(1, GREETING)
+    job = _read_job()
+    for name, data in job.get("files", {}).items():
+        with open(name, "wb") as handle:
+            handle.write(data)
+    code = None
+    if job.get("setup"):
+        fields = _run_case(-1, job, job["setup"], None)
+        if fields["exit"] != 0 or fields["signal"]:
+            return
+    if "source" in job:
+        code = _compile(job)
+        if code is None:
+            return
+    for index, case in enumerate(job["cases"]):
+        _run_case(index, job, case, code)
+
+
+if __name__ == "__main__":
+    main()
