@@ -1,0 +1,48 @@
+"""``manage.py run_program``: one program in the sandbox, its verdict printed."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+
+def run(*args: str) -> tuple[dict, int]:
+    out = io.StringIO()
+    try:
+        call_command("run_program", *args, "--json", stdout=out)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return json.loads(out.getvalue()), code
+
+
+def test_it_prints_the_verdict_output_and_exit_status_as_json(tmp_path):
+    program = tmp_path / "add.py"
+    program.write_text("import sys\nprint(sum(map(int, sys.stdin.read().split())))\n")
+    numbers = tmp_path / "in.txt"
+    numbers.write_text("3 4\n")
+
+    shown, code = run(str(program), "--stdin", str(numbers))
+
+    assert code == 0
+    assert (shown["verdict"], shown["exit_status"], shown["limit"]) == ("ok", 0, None)
+    assert shown["stdout"] == "7\n"
+
+
+def test_a_program_stopped_by_a_limit_says_which_and_the_command_fails(tmp_path):
+    program = tmp_path / "loop.py"
+    program.write_text("while True:\n    pass\n")
+
+    shown, code = run(str(program), "--cpu-seconds", "1", "--wall-seconds", "20")
+
+    assert code == 1
+    assert (shown["verdict"], shown["limit"]) == ("timeout", "cpu")
+    assert shown["reason"] == "used more than 1 s of CPU"
+
+
+def test_a_missing_file_is_an_error_not_a_verdict(tmp_path):
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command("run_program", str(tmp_path / "nope.py"))
