@@ -131,9 +131,11 @@ def _mounts(binds: tuple[str, ...]) -> list[str]:
     return args
 
 
-def bwrap_command(runtime: Runtime, *, scratch_bytes: int, harness: str) -> list[str]:
-    """The argv that starts the harness in a fresh sandbox."""
+def bwrap_command(runtime: Runtime, *, scratch_bytes: int, script: str) -> list[str]:
+    """The argv that starts ``python -c script`` in a fresh sandbox (as an unprivileged
+    user when r1web is root)."""
     return [
+        *unprivileged(),
         bwrap_path(),
         "--unshare-all",
         "--unshare-user",
@@ -161,13 +163,19 @@ def bwrap_command(runtime: Runtime, *, scratch_bytes: int, harness: str) -> list
         "--remount-ro", "/dev",
         "--remount-ro", "/",
         "--",
-        runtime.python, "-I", "-S", "-B", "-c", harness,
+        runtime.python, "-I", "-S", "-B", "-c", script,
     ]
 
 
-def unprivileged() -> dict:
-    """``subprocess.Popen`` arguments that drop root before bubblewrap starts: the
-    kernel does not enforce RLIMIT_NPROC on a process that is root outside."""
+def unprivileged() -> list[str]:
+    """A command prefix that drops root before bubblewrap starts: the kernel does not
+    enforce RLIMIT_NPROC on a process that is root outside. util-linux's setpriv rather
+    than Popen(user=...), which would make Python fork the whole worker instead of
+    vfork."""
     if os.geteuid() != 0:
-        return {}
-    return {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise SandboxError("r1web runs as root: the sandbox needs setpriv (util-linux)")
+    uid = str(SANDBOX_UID)
+    return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]

@@ -1,41 +1,42 @@
-"""The first program a sandbox starts: it runs the untrusted program once per test case.
+"""The first program a sandbox runs: it runs the untrusted program once per test case.
 
-Never imported by r1web: its source is handed to the sandbox's own interpreter
-(``python -I -S -B -c``), which may be another Python than r1web's, so it uses the
-standard library only, and only modules that load fast (no json, no ctypes): starting it
-is part of every program's cost.
+Never imported by r1web. The sandbox's own interpreter (which may be another Python
+than r1web's) compiles it once per r1web process; each sandbox then receives the code
+object and the job on standard input (``runner.BOOTSTRAP``) and calls ``main(job)``.
+Starting it is part of every program's cost, so it imports only built-in modules that
+load in microseconds: ``posix`` rather than ``os``, ``_signal`` rather than ``signal``
+(which pulls in enum and functools), and formats tracebacks itself.
 
-It reads a job (``marshal``, written by r1web, trusted) from standard input, writes the
-job's files into the scratch directory, then for each case forks a child that sets its
-resource limits and runs the program: a Python program is compiled once here and
-executed in the forked child (no interpreter start per case), anything else is exec'd.
-The child's standard input is the case's input; its output goes to pipes this process
-reads with a cap. After each case every process but this one and the namespace's init
-is killed, so nothing a case started outlives it.
+For each case it forks a child that sets its resource limits and runs the program: a
+Python program is compiled once here and executed in the forked child (no interpreter
+start per case); anything else (a compiled C++ program) is exec'd. The child's standard
+input is the case's input; its output goes to pipes this process reads with a cap. After
+each case every process but this one and the namespace's init is killed, so nothing a
+case started outlives it.
 
 What it writes back on its standard output, which no child holds: a greeting line, then
 per case one ASCII header line and the raw bytes it announces. r1web parses the header
 strictly and caps what it reads, since a program may have killed this process.
 """
 
-import marshal
-import os
+import _signal
+import posix
 import resource
 import select
-import signal
 import sys
 import time
 
 GREETING = b"r1sandbox 1\n"
 # What the child reports on its status pipe before it exits (one byte, then a result).
-DONE, EXITED, ASSERTED, MEMORY, RAISED, COMPILE = b"D", b"X", b"A", b"M", b"E", b"C"
+DONE, EXITED, ASSERTED, MEMORY, RAISED = b"D", b"X", b"A", b"M", b"E"
 CHUNK = 65536
+SIGKILL, SIGXCPU, SIGXFSZ = _signal.SIGKILL, _signal.SIGXCPU, _signal.SIGXFSZ
 
 
 def _write_all(fd, data):
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        view = view[posix.write(fd, view) :]
 
 
 def _send(case, fields, out=b"", err=b"", result=b""):
@@ -45,13 +46,6 @@ def _send(case, fields, out=b"", err=b"", result=b""):
     )
     head = " ".join(str(value) for value in values) + "\n"
     _write_all(1, head.encode("ascii") + bytes(out) + bytes(err) + bytes(result))
-
-
-def _read_job():
-    chunks = []
-    while chunk := os.read(0, 1 << 20):
-        chunks.append(chunk)
-    return marshal.loads(b"".join(chunks))
 
 
 def _set_limits(limits):
@@ -82,12 +76,28 @@ def _flush():
             pass
 
 
-def _traceback():
-    import traceback
-
+def _describe(exc):
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     try:
-        traceback.print_exc()
-    except BaseException:  # noqa: BLE001, S110 (stderr closed or replaced by the program)
+        message = str(exc)
+    except BaseException:  # noqa: BLE001 (a program's exception may refuse str())
+        message = "<unprintable>"
+    return f"{name}: {message}" if message else name
+
+
+def _print_traceback(exc):
+    """The traceback module costs milliseconds to import: frames and the exception only."""
+    lines = ["Traceback (most recent call last):"]
+    frame = exc.__traceback__
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        lines.append(f'  File "{code.co_filename}", line {frame.tb_lineno}, in {code.co_name}')
+        frame = frame.tb_next
+    lines.append(_describe(exc))
+    try:
+        _write_all(2, ("\n".join(lines) + "\n").encode("utf-8", "replace"))
+    except BaseException:  # noqa: BLE001, S110 (stderr closed by the program)
         pass
 
 
@@ -97,13 +107,9 @@ def _run_python(code, case, status_fd):
     try:
         exec(code, scope)  # noqa: S102 (running the program is the point; it is sandboxed)
         call = case.get("call")
-        if call is not None:
-            value = scope[call[0]](*call[1])
-            _flush()
-            _report(status_fd, DONE, repr(value).encode("utf-8", "replace"))
-        else:
-            _flush()
-            _report(status_fd, DONE)
+        result = b"" if call is None else repr(scope[call[0]](*call[1])).encode("utf-8", "replace")
+        _flush()
+        _report(status_fd, DONE, result)
         return 0
     except SystemExit as exc:
         _flush()
@@ -113,51 +119,51 @@ def _run_python(code, case, status_fd):
             return code or 0
         print(code, file=sys.stderr)
         return 1
-    except MemoryError:
+    except MemoryError as exc:
         _report(status_fd, MEMORY)
-        _traceback()
-    except AssertionError:
-        _traceback()
+        _print_traceback(exc)
+    except AssertionError as exc:
+        _print_traceback(exc)
         _report(status_fd, ASSERTED)
-    except BaseException:  # noqa: BLE001 (whatever the program raises is its verdict)
-        _traceback()
+    except BaseException as exc:  # noqa: BLE001 (whatever the program raises is its verdict)
+        _print_traceback(exc)
         _report(status_fd, RAISED)
     _flush()
     return 1
 
 
-def _child(job, case, code, fds):
+def _child(case, code, fds):
     stdin_fd, out_w, err_w, status_w = fds
     status = 70
     try:
-        os.dup2(stdin_fd, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.dup2(status_w, 3)
-        os.closerange(4, 1 << 16)
+        posix.dup2(stdin_fd, 0)
+        posix.dup2(out_w, 1)
+        posix.dup2(err_w, 2)
+        posix.dup2(status_w, 3)
+        posix.closerange(4, 1 << 16)
         _set_limits(case["limits"])
         if code is None:
-            os.execv(case["argv"][0], case["argv"])
+            posix.execv(case["argv"][0], case["argv"])
         status = _run_python(code, case, 3)
     except MemoryError:
         _report(3, MEMORY)
-    except BaseException:  # noqa: BLE001 (the child must reach os._exit, whatever happened)
-        _traceback()
+    except BaseException as exc:  # noqa: BLE001 (the child must reach _exit, whatever happened)
+        _print_traceback(exc)
     finally:
-        os._exit(status)
+        posix._exit(status)
 
 
 def _memfd(data):
-    fd = os.memfd_create("stdin")
+    fd = posix.memfd_create("stdin")
     _write_all(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
+    posix.lseek(fd, 0, 0)
     return fd
 
 
 def _kill_all():
     # In the sandbox's PID namespace, -1 is every process but this one and init.
     try:
-        os.kill(-1, signal.SIGKILL)
+        posix.kill(-1, SIGKILL)
     except ProcessLookupError:
         pass
 
@@ -173,9 +179,9 @@ class _Streams:
 
     def read(self, fd):
         name = self.fds[fd]
-        chunk = os.read(fd, CHUNK)
+        chunk = posix.read(fd, CHUNK)
         if not chunk:
-            os.close(fd)
+            posix.close(fd)
             del self.fds[fd]
             return False
         self.seen[name] += len(chunk)
@@ -192,7 +198,7 @@ class _Streams:
 def _watch(pid, streams, wall):
     """Read the case's pipes until the child exits, its wall time runs out or it writes
     too much; returns (wait status, rusage, limit word)."""
-    pidfd = os.pidfd_open(pid)
+    pidfd = posix.pidfd_open(pid)
     deadline = time.monotonic() + wall
     limit = "-"
     try:
@@ -210,10 +216,10 @@ def _watch(pid, streams, wall):
                 limit = "output"
                 break
     finally:
-        os.close(pidfd)
+        posix.close(pidfd)
     if limit != "-":
         _kill_all()
-    _, wait_status, usage = os.wait4(pid, 0)
+    _, wait_status, usage = posix.wait4(pid, 0)
     _kill_all()  # what the case left running (a daemonized grandchild) goes with it
     for fd in list(streams.fds):  # every writer is dead now: read to the end
         while streams.read(fd):
@@ -221,30 +227,30 @@ def _watch(pid, streams, wall):
     return wait_status, usage, limit
 
 
-def _run_case(index, job, case, code):
+def _run_case(index, case, code):
     limits = case["limits"]
     caps = {"out": limits["output"], "err": limits["stderr"], "status": limits["output"]}
     stdin_fd = _memfd(case.get("stdin", b""))
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    status_r, status_w = os.pipe()
+    out_r, out_w = posix.pipe()
+    err_r, err_w = posix.pipe()
+    status_r, status_w = posix.pipe()
     started = time.monotonic()
-    pid = os.fork()
+    pid = posix.fork()
     if pid == 0:
-        _child(job, case, code, (stdin_fd, out_w, err_w, status_w))
+        _child(case, code, (stdin_fd, out_w, err_w, status_w))
     for fd in (stdin_fd, out_w, err_w, status_w):
-        os.close(fd)
+        posix.close(fd)
     streams = _Streams((out_r, err_r, status_r), caps)
     wait_status, usage, limit = _watch(pid, streams, limits["wall"])
     cpu = usage.ru_utime + usage.ru_stime
-    sig = os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else 0
-    if limit == "-" and (sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits["cpu"])):
+    sig = posix.WTERMSIG(wait_status) if posix.WIFSIGNALED(wait_status) else 0
+    if limit == "-" and (sig == SIGXCPU or (sig == SIGKILL and cpu >= limits["cpu"])):
         limit = "cpu"
-    elif limit == "-" and sig == signal.SIGXFSZ:
+    elif limit == "-" and sig == SIGXFSZ:
         limit = "file"
     report = bytes(streams.data["status"])
     fields = {
-        "exit": os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else -1,
+        "exit": posix.WEXITSTATUS(wait_status) if posix.WIFEXITED(wait_status) else -1,
         "signal": sig,
         "status": report[:1].decode("ascii", "replace") if report[:1].isalpha() else "-",
         "limit": limit,
@@ -259,23 +265,24 @@ def _compile(job):
     try:
         return compile(job["source"], job.get("filename", "main.py"), "exec")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
-        import traceback
-
-        text = "".join(traceback.format_exception_only(type(exc), exc)).encode("utf-8", "replace")
+        where = ""
+        if isinstance(exc, SyntaxError):
+            where = f'  File "{exc.filename}", line {exc.lineno}\n    {(exc.text or "").strip()}\n'
+            exc = SyntaxError(exc.msg)
+        text = (where + _describe(exc) + "\n").encode("utf-8", "replace")
         fields = {"exit": 1, "signal": 0, "status": "C", "limit": "-", "wall_us": 0, "cpu_us": 0}
         _send(-1, fields, err=text[:4096])
         return None
 
 
-def main():
+def main(job):
     _write_all(1, GREETING)
-    job = _read_job()
     for name, data in job.get("files", {}).items():
         with open(name, "wb") as handle:
             handle.write(data)
     code = None
     if job.get("setup"):
-        fields = _run_case(-1, job, job["setup"], None)
+        fields = _run_case(-1, job["setup"], None)
         if fields["exit"] != 0 or fields["signal"]:
             return
     if "source" in job:
@@ -283,8 +290,4 @@ def main():
         if code is None:
             return
     for index, case in enumerate(job["cases"]):
-        _run_case(index, job, case, code)
-
-
-if __name__ == "__main__":
-    main()
+        _run_case(index, case, code)

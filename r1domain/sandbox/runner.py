@@ -20,11 +20,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from r1domain.sandbox.bwrap import Runtime, bwrap_command, runtime_for, unprivileged
+from r1domain.sandbox.bwrap import Runtime, bwrap_command, runtime_for
 from r1domain.sandbox.limits import COMPILE_LIMITS, Limits
 from r1domain.sandbox.verdict import Ending, Limit, SandboxError, Status, Verdict
 
 GREETING = b"r1sandbox 1\n"
+# What the sandbox's interpreter runs: the harness, compiled once per interpreter, and
+# the job arrive together on standard input (no source to compile per program).
+BOOTSTRAP = (
+    "import marshal, posix  # r1sandbox\n"
+    "code, job = marshal.loads(b''.join(iter(lambda: posix.read(0, 1 << 20), b'')))\n"
+    "scope = {'__name__': 'r1sandbox_harness'}\n"
+    "exec(marshal.loads(code), scope)\n"
+    "scope['main'](job)\n"
+)
 # Starting the sandbox and the interpreter, beyond the cases' own wall time.
 START_SECONDS = 10.0
 HEADER_BYTES = 256
@@ -61,9 +70,22 @@ class _Frame:
     result: bytes
 
 
-@lru_cache(maxsize=1)
-def harness_source() -> str:
-    return Path(__file__).with_name("harness.py").read_text(encoding="utf-8")
+@lru_cache(maxsize=8)
+def harness_code(python: str) -> bytes:
+    """The harness compiled by the sandbox's own interpreter, as marshal bytes."""
+    source = Path(__file__).with_name("harness.py").read_text(encoding="utf-8")
+    script = (
+        "import marshal, sys\n"
+        "sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.read(), 'harness.py', 'exec')))"
+    )
+    try:
+        done = subprocess.run(
+            [python, "-I", "-S", "-c", script], input=source.encode(), capture_output=True,
+            timeout=60, check=True, env={},
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxError(f"the sandbox's Python {python!r} cannot compile the harness") from exc
+    return done.stdout
 
 
 def run_program(
@@ -92,9 +114,7 @@ def run_cases(
     if not cases:
         return []
     job = _job(source, cases, runtime, limits)
-    command = bwrap_command(
-        runtime, scratch_bytes=limits.scratch_mb * 2**20, harness=harness_source()
-    )
+    command = bwrap_command(runtime, scratch_bytes=limits.scratch_mb * 2**20, script=BOOTSTRAP)
     seconds = START_SECONDS + limits.wall_seconds * len(cases)
     if runtime.compile:
         seconds += COMPILE_LIMITS.wall_seconds
@@ -122,7 +142,7 @@ def _job(source: str, cases: Sequence[Case], runtime: Runtime, limits: Limits) -
         job["source"] = source
         job["filename"] = runtime.source_name
     try:
-        return marshal.dumps(job, 4)
+        return marshal.dumps((harness_code(runtime.python), job), 4)
     except ValueError as exc:  # an argument JSON would not hold either
         raise SandboxError(f"a test case's arguments cannot be sent: {exc}") from exc
 
@@ -139,7 +159,7 @@ def _execute(
         os.lseek(job_fd, 0, os.SEEK_SET)
         process = subprocess.Popen(
             command, stdin=job_fd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={},
-            cwd="/", **unprivileged(),
+            cwd="/",
         )
     except OSError as exc:
         raise SandboxError(f"the sandbox could not start: {exc}") from exc

@@ -185,13 +185,13 @@ def test_children_do_not_outlive_the_program():
 def test_a_killed_sandbox_takes_every_process_with_it():
     # What a worker killed mid-stage leaves: its bubblewrap dies, --die-with-parent and
     # the PID namespace take the rest.
-    from r1domain.sandbox.bwrap import bwrap_command, python_runtime, unprivileged
+    from r1domain.sandbox.bwrap import bwrap_command, python_runtime
 
     command = bwrap_command(
         python_runtime(), scratch_bytes=2**20,
-        harness="import os, time\nos.fork(); os.fork()\ntime.sleep(120) # r1sandbox-kill",
+        script="import os, time\nos.fork(); os.fork()\ntime.sleep(120) # r1sandbox-kill",
     )
-    process = subprocess.Popen(command, **unprivileged())
+    process = subprocess.Popen(command)
     deadline = time.monotonic() + 10
     while len(sandbox_processes(b"r1sandbox-kill")) < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
