@@ -203,3 +203,14 @@ def test_a_killed_sandbox_takes_every_process_with_it():
     while sandbox_processes(b"r1sandbox-kill") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sandbox_processes(b"r1sandbox-kill") == []
+
+
+def test_a_program_cannot_make_user_namespaces_of_its_own():
+    # A nested user namespace is the usual first step of a kernel exploit from a sandbox.
+    program = (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.unshare(0x10000000), os.strerror(ctypes.get_errno()))"  # CLONE_NEWUSER
+    )
+    verdict = run_program(program)
+
+    assert verdict.stdout.startswith("-1 ")
