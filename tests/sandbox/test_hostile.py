@@ -214,3 +214,24 @@ def test_a_program_cannot_make_user_namespaces_of_its_own():
     verdict = run_program(program)
 
     assert verdict.stdout.startswith("-1 ")
+
+
+def test_a_killed_caller_leaves_no_sandbox_process_behind():
+    # A worker SIGKILLed while a program runs: --die-with-parent takes the sandbox down.
+    caller = subprocess.Popen([
+        sys.executable, "-c",
+        "from r1domain.sandbox import run_program\n"
+        "run_program('import time\\ntime.sleep(120)')",
+    ], cwd=REPO)
+    deadline = time.monotonic() + 20
+    while not sandbox_processes(b"r1sandbox") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the program is running now
+    assert sandbox_processes()
+
+    caller.kill()
+    caller.wait()
+    deadline = time.monotonic() + 5
+    while sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sandbox_processes() == []
