@@ -218,11 +218,8 @@ def test_a_program_cannot_make_user_namespaces_of_its_own():
 
 def test_a_killed_caller_leaves_no_sandbox_process_behind():
     # A worker SIGKILLed while a program runs: --die-with-parent takes the sandbox down.
-    caller = subprocess.Popen([
-        sys.executable, "-c",
-        "from r1domain.sandbox import run_program\n"
-        "run_program('import time\\ntime.sleep(120)')",
-    ], cwd=REPO)
+    script = "from r1domain.sandbox import run_program\nrun_program('import time; time.sleep(120)')"
+    caller = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
     deadline = time.monotonic() + 20
     while not sandbox_processes(b"r1sandbox") and time.monotonic() < deadline:
         time.sleep(0.05)
