@@ -33,14 +33,14 @@ def test_it_prints_the_verdict_output_and_exit_status_as_json(tmp_path):
 
 
 def test_a_program_stopped_by_a_limit_says_which_and_the_command_fails(tmp_path):
-    program = tmp_path / "loop.py"
-    program.write_text("while True:\n    pass\n")
+    program = tmp_path / "sleeps.py"
+    program.write_text("import time\ntime.sleep(60)\n")
 
-    shown, code = run(str(program), "--cpu-seconds", "1", "--wall-seconds", "20")
+    shown, code = run(str(program), "--cpu-seconds", "1", "--wall-seconds", "1")
 
     assert code == 1
-    assert (shown["verdict"], shown["limit"]) == ("timeout", "cpu")
-    assert shown["reason"] == "used more than 1 s of CPU"
+    assert (shown["verdict"], shown["limit"]) == ("timeout", "wall")
+    assert shown["reason"] == "still running after 1 s"
 
 
 def test_a_missing_file_is_an_error_not_a_verdict(tmp_path):
