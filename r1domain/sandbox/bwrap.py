@@ -47,6 +47,7 @@ class Runtime:
     run: tuple[str, ...] | None = None
 
 
+@lru_cache(maxsize=1)
 def bwrap_path() -> str:
     path = shutil.which("bwrap")
     if path is None:
@@ -117,7 +118,8 @@ def runtime_for(language: str, python: str | None = None) -> Runtime:
     raise SandboxError(f"unknown language {language!r} (known: {', '.join(LANGUAGES)})")
 
 
-def _mounts(binds: tuple[str, ...]) -> list[str]:
+@lru_cache(maxsize=8)
+def _mounts(binds: tuple[str, ...]) -> tuple[str, ...]:
     args: list[str] = []
     for path in SYSTEM_LIBS:
         if os.path.islink(path):  # merged /usr: /lib -> usr/lib
@@ -128,7 +130,7 @@ def _mounts(binds: tuple[str, ...]) -> list[str]:
     for path in binds:
         if not any(path == b or path.startswith(b + "/") for b in bound):
             args += ["--ro-bind", path, path]
-    return args
+    return tuple(args)
 
 
 def bwrap_command(runtime: Runtime, *, scratch_bytes: int, script: str) -> list[str]:
@@ -141,6 +143,9 @@ def bwrap_command(runtime: Runtime, *, scratch_bytes: int, script: str) -> list[
         "--unshare-user",
         "--disable-userns",
         "--die-with-parent",
+        # The harness is the namespace's init: no reaper process in between, and no
+        # program can signal it (init ignores what its namespace sends it).
+        "--as-pid-1",
         "--new-session",
         "--clearenv",
         "--setenv", "PATH", "/usr/bin:/bin",
@@ -167,15 +172,16 @@ def bwrap_command(runtime: Runtime, *, scratch_bytes: int, script: str) -> list[
     ]
 
 
-def unprivileged() -> list[str]:
+@lru_cache(maxsize=1)
+def unprivileged() -> tuple[str, ...]:
     """A command prefix that drops root before bubblewrap starts: the kernel does not
     enforce RLIMIT_NPROC on a process that is root outside. util-linux's setpriv rather
     than Popen(user=...), which would make Python fork the whole worker instead of
     vfork."""
     if os.geteuid() != 0:
-        return []
+        return ()
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         raise SandboxError("r1web runs as root: the sandbox needs setpriv (util-linux)")
     uid = str(SANDBOX_UID)
-    return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+    return (setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--")

@@ -10,9 +10,10 @@ load in microseconds: ``posix`` rather than ``os``, ``_signal`` rather than ``si
 For each case it forks a child that sets its resource limits and runs the program: a
 Python program is compiled once here and executed in the forked child (no interpreter
 start per case); anything else (a compiled C++ program) is exec'd. The child's standard
-input is the case's input; its output goes to pipes this process reads with a cap. After
-each case every process but this one and the namespace's init is killed, so nothing a
-case started outlives it.
+input is the case's input; its output goes to pipes this process reads with a cap. This
+process is the PID namespace's init (no program can signal it); after each case every
+other process in the namespace is killed and reaped, so nothing a case started outlives
+it.
 
 What it writes back on its standard output, which no child holds: a greeting line, then
 per case one ASCII header line and the raw bytes it announces. r1web parses the header
@@ -161,11 +162,22 @@ def _memfd(data):
 
 
 def _kill_all():
-    # In the sandbox's PID namespace, -1 is every process but this one and init.
+    # This process is the PID namespace's init: -1 is every other process in it.
     try:
         posix.kill(-1, SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def _reap():
+    """Kill what the case left running (a daemonized grandchild, a fork bomb) and reap
+    it: orphans are this process's to reap, and until reaped they count as processes."""
+    while True:
+        _kill_all()
+        try:
+            posix.waitpid(-1, 0)
+        except ChildProcessError:
+            return
 
 
 class _Streams:
@@ -220,7 +232,7 @@ def _watch(pid, streams, wall):
     if limit != "-":
         _kill_all()
     _, wait_status, usage = posix.wait4(pid, 0)
-    _kill_all()  # what the case left running (a daemonized grandchild) goes with it
+    _reap()
     for fd in list(streams.fds):  # every writer is dead now: read to the end
         while streams.read(fd):
             pass
