@@ -37,6 +37,9 @@ BOOTSTRAP = (
 # Starting the sandbox and the interpreter, beyond the cases' own wall time.
 START_SECONDS = 10.0
 HEADER_BYTES = 256
+# What one program's cases may write back in all: past it, the cases not yet reported get
+# an output-limit verdict (a thousand cases of a megabyte each would otherwise all be held).
+TOTAL_OUTPUT_BYTES = 64 * 2**20
 ENDINGS = {
     "D": Ending.COMPLETED,
     "X": Ending.EXITED,
@@ -119,8 +122,9 @@ def run_cases(
     if runtime.compile:
         seconds += COMPILE_LIMITS.wall_seconds
     per_case = HEADER_BYTES + 2 * limits.output_kb * 1024 + limits.stderr_kb * 1024
-    out, err, timed_out = _execute(command, job, seconds, per_case * (len(cases) + 1))
-    return _verdicts(out, err, len(cases), limits, timed_out)
+    cap = min(per_case * (len(cases) + 1), max(TOTAL_OUTPUT_BYTES, 2 * per_case))
+    out, err, ending = _execute(command, job, seconds, cap)
+    return _verdicts(out, err, len(cases), limits, ending)
 
 
 def _job(source: str, cases: Sequence[Case], runtime: Runtime, limits: Limits) -> bytes:
@@ -147,12 +151,10 @@ def _job(source: str, cases: Sequence[Case], runtime: Runtime, limits: Limits) -
         raise SandboxError(f"a test case's arguments cannot be sent: {exc}") from exc
 
 
-def _execute(
-    command: list[str], job: bytes, seconds: float, cap: int
-) -> tuple[bytes, bytes, bool]:
+def _execute(command: list[str], job: bytes, seconds: float, cap: int) -> tuple[bytes, bytes, str]:
     """Start the sandbox with ``job`` on its standard input; read its output up to
-    ``cap`` bytes for at most ``seconds``, then kill it. Returns (stdout, stderr, killed
-    for time)."""
+    ``cap`` bytes for at most ``seconds``, then kill it. Returns (stdout, stderr, why it
+    was killed: "time", "output" or "")."""
     job_fd = os.memfd_create("job")
     try:
         _write_all(job_fd, job)
@@ -179,8 +181,9 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _collect(process: subprocess.Popen, seconds: float, cap: int) -> tuple[bytes, bytes, bool]:
+def _collect(process: subprocess.Popen, seconds: float, cap: int) -> tuple[bytes, bytes, str]:
     deadline = time.monotonic() + seconds
+    ending = ""
     chunks: dict[Any, bytearray] = {process.stdout: bytearray(), process.stderr: bytearray()}
     caps = {process.stdout: cap, process.stderr: 64 * 1024}
     with selectors.DefaultSelector() as selector:
@@ -189,7 +192,7 @@ def _collect(process: subprocess.Popen, seconds: float, cap: int) -> tuple[bytes
         while selector.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
-                return bytes(chunks[process.stdout]), bytes(chunks[process.stderr]), True
+                return bytes(chunks[process.stdout]), bytes(chunks[process.stderr]), "time"
             for key, _ in selector.select(left):
                 data = os.read(key.fd, 65536)
                 if not data:
@@ -197,10 +200,11 @@ def _collect(process: subprocess.Popen, seconds: float, cap: int) -> tuple[bytes
                     continue
                 buffer = chunks[key.fileobj]
                 buffer += data
-                if len(buffer) > caps[key.fileobj]:  # not the harness writing: stop it
+                if len(buffer) > caps[key.fileobj]:
                     process.kill()
                     del buffer[caps[key.fileobj] :]
-    return bytes(chunks[process.stdout]), bytes(chunks[process.stderr]), False
+                    ending = "output"
+    return bytes(chunks[process.stdout]), bytes(chunks[process.stderr]), ending
 
 
 def _parse(data: bytes) -> dict[int, _Frame]:
@@ -231,7 +235,7 @@ def _parse(data: bytes) -> dict[int, _Frame]:
 
 
 def _verdicts(
-    out: bytes, err: bytes, count: int, limits: Limits, timed_out: bool
+    out: bytes, err: bytes, count: int, limits: Limits, ending: str
 ) -> list[Verdict]:
     if not out.startswith(GREETING):
         detail = err.decode("utf-8", "replace").strip() or "no output"
@@ -244,7 +248,7 @@ def _verdicts(
     verdicts = []
     for index in range(count):
         frame = frames.get(index)
-        verdicts.append(_verdict(frame, limits) if frame else _missing(timed_out))
+        verdicts.append(_verdict(frame, limits) if frame else _missing(ending))
     return verdicts
 
 
@@ -267,9 +271,12 @@ def _compile_error(frame: _Frame) -> Verdict:
     )
 
 
-def _missing(timed_out: bool) -> Verdict:
-    if timed_out:
+def _missing(ending: str) -> Verdict:
+    if ending == "time":
         return Verdict(Status.TIMEOUT, Limit.WALL, reason="the sandbox ran out of time first")
+    if ending == "output":
+        reason = f"its cases wrote more than {TOTAL_OUTPUT_BYTES // 2**20} MiB in all"
+        return Verdict(Status.OUTPUT_LIMIT, Limit.OUTPUT, reason=reason)
     return Verdict(Status.RUNTIME_ERROR, reason="the sandbox ended before this case ran")
 
 

@@ -149,3 +149,15 @@ def test_the_pool_runs_programs_side_by_side_and_keeps_their_order():
         pool.shutdown()
 
     assert [v.stdout for v in verdicts] == [f"{n * n}\n" for n in range(6)]
+
+
+def test_the_output_of_all_cases_together_is_capped_too(monkeypatch):
+    from r1domain.sandbox import runner
+
+    monkeypatch.setattr(runner, "TOTAL_OUTPUT_BYTES", 3 * 2**20)
+    source = "import sys\nsys.stdout.write('x' * 900_000)"
+    verdicts = run_cases(source, [Case()] * 8)
+
+    assert verdicts[0].ok and len(verdicts[0].stdout) == 900_000
+    assert verdicts[-1].status is Status.OUTPUT_LIMIT
+    assert "in all" in verdicts[-1].reason
