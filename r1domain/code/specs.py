@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from r1domain.code.compare import COMPARISONS, DEFAULT_TOLERANCE, WHITESPACE
+from r1domain.errors import R1WebError
 
 FORMATS = ("humaneval", "stdio", "calls")
 LANGUAGES = ("python", "cpp")
@@ -28,7 +29,7 @@ LANGUAGE_ALIASES = {"python3": "python", "py": "python", "c++": "cpp", "cpp17": 
 MAX_CASES = 10_000
 
 
-class CodeSpecError(ValueError):
+class CodeSpecError(R1WebError):
     """Tests that cannot be used; the message names the field."""
 
 

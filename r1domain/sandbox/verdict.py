@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from r1domain.errors import R1WebError
+
 EXCERPT_CHARS = 2000
 
 
-class SandboxError(RuntimeError):
+class SandboxError(R1WebError):
     """The sandbox itself could not run (bubblewrap missing, user namespaces disabled, a
-    bad limit): never the program's fault, so never scored as a failure of it."""
+    bad limit or language): never the program's fault, so never scored as a failure of
+    it; the message says what to fix."""
 
 
 class Status(StrEnum):

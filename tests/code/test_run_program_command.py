@@ -46,3 +46,11 @@ def test_a_program_stopped_by_a_limit_says_which_and_the_command_fails(tmp_path)
 def test_a_missing_file_is_an_error_not_a_verdict(tmp_path):
     with pytest.raises(CommandError, match="cannot read"):
         call_command("run_program", str(tmp_path / "nope.py"))
+
+
+def test_a_limit_that_cannot_be_is_refused_as_a_command_error(tmp_path):
+    program = tmp_path / "ok.py"
+    program.write_text("print(1)\n")
+
+    with pytest.raises(CommandError, match="wall_seconds must be at least cpu_seconds"):
+        call_command("run_program", str(program), "--cpu-seconds", "5", "--wall-seconds", "1")

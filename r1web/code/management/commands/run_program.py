@@ -6,12 +6,12 @@ import json
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from r1domain.errors import R1WebError
+from r1domain.sandbox import LANGUAGES, Limits, Verdict, run_program
+from r1web.errors import R1WebCommand
 
-from r1domain.sandbox import LANGUAGES, Limits, SandboxError, Verdict, run_program
 
-
-class Command(BaseCommand):
+class Command(R1WebCommand):
     help = (
         "Run one program in the sandbox (no network, no host files, limits on CPU, wall "
         "time, memory, processes and output) and print its verdict. Exits 1 unless ok."
@@ -30,14 +30,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         source = _read(options["file"]).decode("utf-8", "replace")
         stdin = _read(options["stdin"]) if options["stdin"] else b""
-        try:
-            limits = Limits(
-                cpu_seconds=options["cpu_seconds"], wall_seconds=options["wall_seconds"],
-                memory_mb=options["memory_mb"],
-            )
-            verdict = run_program(source, stdin, language=options["language"], limits=limits)
-        except SandboxError as exc:
-            raise CommandError(str(exc)) from exc
+        limits = Limits(
+            cpu_seconds=options["cpu_seconds"], wall_seconds=options["wall_seconds"],
+            memory_mb=options["memory_mb"],
+        )
+        verdict = run_program(source, stdin, language=options["language"], limits=limits)
         if options["json"]:
             self.stdout.write(json.dumps(_json(verdict), ensure_ascii=False))
         else:
@@ -50,7 +47,7 @@ def _read(path: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+        raise R1WebError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def _json(verdict: Verdict) -> dict:
