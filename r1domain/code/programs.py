@@ -22,6 +22,7 @@ def last_fenced_block(text: str) -> str | None:
 def extract_program(text: str, completion_format: str | None = None) -> str | None:
     """The program a completion answers with, or None when it gives none."""
     answer = from_column(completion_format).parse(text).answer
+    program: str | None
     if answer.strip():
         fenced = last_fenced_block(answer)
         program = fenced if fenced is not None else answer

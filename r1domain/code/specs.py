@@ -196,28 +196,28 @@ def normalize_language(value: Any) -> str:
     return language
 
 
-def _language(value: dict, only: tuple[str, ...] = LANGUAGES) -> str:
+def _language(value: dict[str, Any], only: tuple[str, ...] = LANGUAGES) -> str:
     language = normalize_language(value.get("language", "python"))
     if language not in only:
         raise CodeSpecError(f"{value.get('format')} tests run {', '.join(only)} programs only")
     return language
 
 
-def _text(value: dict, field: str, *, allow_empty: bool = False) -> str:
+def _text(value: dict[str, Any], field: str, *, allow_empty: bool = False) -> str:
     text = value.get(field)
     if not isinstance(text, str) or (not allow_empty and not text.strip()):
         raise CodeSpecError(f"missing or empty field {field!r}")
     return text
 
 
-def _identifier(value: dict, field: str) -> str:
+def _identifier(value: dict[str, Any], field: str) -> str:
     name = _text(value, field).strip()
     if not name.isidentifier():
         raise CodeSpecError(f"field {field!r} must be a Python name, not {name[:50]!r}")
     return name
 
 
-def _cases(value: dict) -> list[Any]:
+def _cases(value: dict[str, Any]) -> list[Any]:
     cases = value.get("cases")
     if not isinstance(cases, list) or not cases:
         raise CodeSpecError("field 'cases' must be a non-empty list")
@@ -226,7 +226,7 @@ def _cases(value: dict) -> list[Any]:
     return cases
 
 
-def _case_text(case: dict, field: str, number: int) -> str:
+def _case_text(case: dict[str, Any], field: str, number: int) -> str:
     text = case.get(field)
     if isinstance(text, list) and all(isinstance(line, str) for line in text):
         text = "\n".join(text)  # some sets store a case's lines as a list

@@ -7,9 +7,10 @@ guards: see ``bwrap`` for what a sandbox sees, ``harness`` for how its cases run
 
 from __future__ import annotations
 
+from r1domain.processes import host_cores
 from r1domain.sandbox.bwrap import LANGUAGES, Runtime, runtime_for
 from r1domain.sandbox.limits import Limits
-from r1domain.sandbox.pool import SandboxPool, host_cores, shared_pool
+from r1domain.sandbox.pool import SandboxPool, shared_pool
 from r1domain.sandbox.runner import Case, run_cases, run_program
 from r1domain.sandbox.verdict import Ending, Limit, SandboxError, Status, Verdict, excerpt
 

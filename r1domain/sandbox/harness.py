@@ -20,12 +20,22 @@ per case one ASCII header line and the raw bytes it announces. r1web parses the 
 strictly and caps what it reads, since a program may have killed this process.
 """
 
+from __future__ import annotations  # annotations stay strings: nothing imported for them
+
 import _signal
 import posix
 import resource
 import select
 import sys
 import time
+
+# Named so for mypy; False here, so typing (milliseconds to import) never loads.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import CodeType
+    from typing import Any
+
+    Job = dict[str, Any]
 
 GREETING = b"r1sandbox 1\n"
 # What the child reports on its status pipe before it exits (one byte, then a result).
@@ -34,13 +44,16 @@ CHUNK = 65536
 SIGKILL, SIGXCPU, SIGXFSZ = _signal.SIGKILL, _signal.SIGXCPU, _signal.SIGXFSZ
 
 
-def _write_all(fd, data):
+def _write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         view = view[posix.write(fd, view) :]
 
 
-def _send(case, fields, out=b"", err=b"", result=b""):
+def _send(
+    case: int, fields: dict[str, Any], out: bytes | bytearray = b"", err: bytes | bytearray = b"",
+    result: bytes = b"",
+) -> None:
     values = (
         case, fields["exit"], fields["signal"], fields["status"], fields["limit"],
         fields["wall_us"], fields["cpu_us"], len(out), len(err), len(result),
@@ -49,7 +62,7 @@ def _send(case, fields, out=b"", err=b"", result=b""):
     _write_all(1, head.encode("ascii") + bytes(out) + bytes(err) + bytes(result))
 
 
-def _set_limits(limits):
+def _set_limits(limits: dict[str, int]) -> None:
     cpu = limits["cpu"]
     for name, value in (
         ("RLIMIT_CPU", (cpu, cpu + 1)),
@@ -62,14 +75,14 @@ def _set_limits(limits):
         resource.setrlimit(getattr(resource, name), value)
 
 
-def _report(status_fd, status, payload=b""):
+def _report(status_fd: int, status: bytes, payload: bytes = b"") -> None:
     try:
         _write_all(status_fd, status + payload)
     except OSError:
         pass
 
 
-def _flush():
+def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -77,7 +90,7 @@ def _flush():
             pass
 
 
-def _describe(exc):
+def _describe(exc: BaseException) -> str:
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     try:
@@ -87,7 +100,7 @@ def _describe(exc):
     return f"{name}: {message}" if message else name
 
 
-def _print_traceback(exc):
+def _print_traceback(exc: BaseException) -> None:
     """The traceback module costs milliseconds to import: frames and the exception only."""
     lines = ["Traceback (most recent call last):"]
     frame = exc.__traceback__
@@ -102,9 +115,9 @@ def _print_traceback(exc):
         pass
 
 
-def _run_python(code, case, status_fd):
+def _run_python(code: CodeType, case: Job, status_fd: int) -> int:
     """In the child: run the compiled program, then the case's call if it has one."""
-    scope = {"__name__": "__main__", "__builtins__": __builtins__}
+    scope: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     try:
         exec(code, scope)  # noqa: S102 (running the program is the point; it is sandboxed)
         call = case.get("call")
@@ -115,10 +128,10 @@ def _run_python(code, case, status_fd):
     except SystemExit as exc:
         _flush()
         _report(status_fd, EXITED)
-        code = exc.code
-        if code is None or isinstance(code, int):
-            return code or 0
-        print(code, file=sys.stderr)
+        status = exc.code
+        if status is None or isinstance(status, int):
+            return status or 0
+        print(status, file=sys.stderr)
         return 1
     except MemoryError as exc:
         _report(status_fd, MEMORY)
@@ -133,7 +146,7 @@ def _run_python(code, case, status_fd):
     return 1
 
 
-def _child(case, code, fds):
+def _child(case: Job, code: CodeType | None, fds: tuple[int, int, int, int]) -> None:
     stdin_fd, out_w, err_w, status_w = fds
     status = 70
     try:
@@ -154,14 +167,14 @@ def _child(case, code, fds):
         posix._exit(status)
 
 
-def _memfd(data):
+def _memfd(data: bytes) -> int:
     fd = posix.memfd_create("stdin")
     _write_all(fd, data)
     posix.lseek(fd, 0, 0)
     return fd
 
 
-def _kill_all():
+def _kill_all() -> None:
     # This process is the PID namespace's init: -1 is every other process in it.
     try:
         posix.kill(-1, SIGKILL)
@@ -169,7 +182,7 @@ def _kill_all():
         pass
 
 
-def _reap():
+def _reap() -> None:
     """Kill what the case left running (a daemonized grandchild, a fork bomb) and reap
     it: orphans are this process's to reap, and until reaped they count as processes."""
     while True:
@@ -183,13 +196,13 @@ def _reap():
 class _Streams:
     """The three pipes of one case, read as they fill, each kept up to its cap."""
 
-    def __init__(self, fds, caps):
+    def __init__(self, fds: tuple[int, int, int], caps: dict[str, int]) -> None:
         self.fds = dict(zip(fds, ("out", "err", "status")))
         self.data = {"out": bytearray(), "err": bytearray(), "status": bytearray()}
         self.seen = {"out": 0, "err": 0, "status": 0}
         self.caps = caps
 
-    def read(self, fd):
+    def read(self, fd: int) -> bool:
         name = self.fds[fd]
         chunk = posix.read(fd, CHUNK)
         if not chunk:
@@ -202,12 +215,12 @@ class _Streams:
             self.data[name] += chunk[:room]
         return True
 
-    def over(self):
+    def over(self) -> bool:
         """A stream past the output cap (stdout, or stderr past the same size)."""
         return self.seen["out"] > self.caps["out"] or self.seen["err"] > self.caps["out"]
 
 
-def _watch(pid, streams, wall):
+def _watch(pid: int, streams: _Streams, wall: float) -> tuple[int, Any, str]:
     """Read the case's pipes until the child exits, its wall time runs out or it writes
     too much; returns (wait status, rusage, limit word)."""
     pidfd = posix.pidfd_open(pid)
@@ -239,7 +252,7 @@ def _watch(pid, streams, wall):
     return wait_status, usage, limit
 
 
-def _run_case(index, case, code):
+def _run_case(index: int, case: Job, code: CodeType | None) -> dict[str, Any]:
     limits = case["limits"]
     caps = {"out": limits["output"], "err": limits["stderr"], "status": limits["output"]}
     stdin_fd = _memfd(case.get("stdin", b""))
@@ -273,7 +286,7 @@ def _run_case(index, case, code):
     return fields
 
 
-def _compile(job):
+def _compile(job: Job) -> CodeType | None:
     try:
         return compile(job["source"], job.get("filename", "main.py"), "exec")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
@@ -287,7 +300,7 @@ def _compile(job):
         return None
 
 
-def main(job):
+def main(job: Job) -> None:
     _write_all(1, GREETING)
     for name, data in job.get("files", {}).items():
         with open(name, "wb") as handle:

@@ -181,30 +181,34 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _collect(process: subprocess.Popen, seconds: float, cap: int) -> tuple[bytes, bytes, str]:
+def _collect(
+    process: subprocess.Popen[bytes], seconds: float, cap: int
+) -> tuple[bytes, bytes, str]:
+    assert process.stdout is not None and process.stderr is not None
+    out, err = process.stdout.fileno(), process.stderr.fileno()
     deadline = time.monotonic() + seconds
     ending = ""
-    chunks: dict[Any, bytearray] = {process.stdout: bytearray(), process.stderr: bytearray()}
-    caps = {process.stdout: cap, process.stderr: 64 * 1024}
+    chunks = {out: bytearray(), err: bytearray()}
+    caps = {out: cap, err: 64 * 1024}
     with selectors.DefaultSelector() as selector:
-        for stream in chunks:
-            selector.register(stream, selectors.EVENT_READ)
+        for fd in chunks:
+            selector.register(fd, selectors.EVENT_READ)
         while selector.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
-                return bytes(chunks[process.stdout]), bytes(chunks[process.stderr]), "time"
+                return bytes(chunks[out]), bytes(chunks[err]), "time"
             for key, _ in selector.select(left):
                 data = os.read(key.fd, 65536)
                 if not data:
-                    selector.unregister(key.fileobj)
+                    selector.unregister(key.fd)
                     continue
-                buffer = chunks[key.fileobj]
+                buffer = chunks[key.fd]
                 buffer += data
-                if len(buffer) > caps[key.fileobj]:
+                if len(buffer) > caps[key.fd]:
                     process.kill()
-                    del buffer[caps[key.fileobj] :]
+                    del buffer[caps[key.fd] :]
                     ending = "output"
-    return bytes(chunks[process.stdout]), bytes(chunks[process.stderr]), ending
+    return bytes(chunks[out]), bytes(chunks[err]), ending
 
 
 def _parse(data: bytes) -> dict[int, _Frame]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from r1domain.errors import R1WebError
 
@@ -78,7 +79,7 @@ class Verdict:
     def ok(self) -> bool:
         return self.status is Status.OK
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The verdict as JSON would show it, outputs as excerpts."""
         return {
             "status": str(self.status),
