@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PORT ?= 8000
 LOG := var/log
 
-.PHONY: install browser demo stop test bench
+.PHONY: install browser sandbox demo stop test bench
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,15 @@ $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(PIP) install --quiet -r requirements-test.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed sandbox
 
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# Programs from model completions (code rewards) run isolated by Debian's bubblewrap.
+sandbox:
+	@command -v bwrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; }
 
 # Embedded mode: SQLite under var/ and a file-based Celery broker; no servers needed.
 demo: install

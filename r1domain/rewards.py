@@ -11,9 +11,12 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from r1domain.base import ConfigError
+
+if TYPE_CHECKING:
+    from r1domain.code.judge import CodeResult
 
 RewardFunc = Callable[..., list[float]]
 
@@ -126,10 +129,61 @@ def language_consistency(prompts: Sequence, completions: Sequence, **kwargs: Any
     ]
 
 
+CODE_TASK = "code"
+
+
+@lru_cache(maxsize=2048)
+def _judged(completion: str, tests_json: str, completion_format: str) -> CodeResult:
+    from r1domain.code.judge import judge_completion
+    from r1domain.code.specs import load_tests
+
+    return judge_completion(
+        completion, load_tests(tests_json), completion_format=completion_format
+    )
+
+
+def code_results(completions: Sequence[Any], **kwargs: Any) -> list[CodeResult | None]:
+    """Each completion's program judged against its example's tests (the ``answer``
+    column of a ``code`` example), all at once in the sandbox pool; None for an example
+    of another task. Results are remembered, so ``code_pass_rate`` and ``code_passed``
+    in one run, and whoever records the per-test outcomes after them, run each program
+    once."""
+    from r1domain.sandbox import shared_pool
+
+    size = len(completions)
+    tests = _column(kwargs, "answer", size, "")
+    tasks = _column(kwargs, "task", size, "math")
+    formats = _column(kwargs, "completion_format", size, "")
+
+    def judge(index: int) -> CodeResult | None:
+        if tasks[index] != CODE_TASK:
+            return None
+        return _judged(_text(completions[index]), tests[index], formats[index])
+
+    return shared_pool().map(judge, range(size))
+
+
+def code_pass_rate(
+    prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any
+) -> list[float]:
+    """The share of its tests the completion's program passes (0.0 with no program, or
+    for an example that is not a code problem)."""
+    return [r.pass_rate if r else 0.0 for r in code_results(completions, **kwargs)]
+
+
+def code_passed(
+    prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any
+) -> list[float]:
+    """1.0 when the completion's program passes every test of its problem, else 0.0."""
+    return [float(r.all_passed) if r else 0.0 for r in code_results(completions, **kwargs)]
+
+
 REWARD_FUNCS: dict[str, RewardFunc] = {
     "accuracy": accuracy,
     "format": format,
     "language_consistency": language_consistency,
+    "code_pass_rate": code_pass_rate,
+    "code_passed": code_passed,
 }
 
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "r1web.curation",
     "r1web.audit",
     "r1web.ingest",
+    "r1web.code",
 ]
 
 # Widgets render through the project's engine (its cached loader, and templates/ can

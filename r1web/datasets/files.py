@@ -4,8 +4,9 @@ Pure functions over the plain example dicts (no database). What is exported is e
 what the content hash covers (split, task, prompt, answer, completion, and a preference
 pair's rejected response) plus the key and the provenance, in position order, so
 importing an exported file gives the same hash. A file whose first row has ``chosen`` is
-a preference file (``prompt``, ``chosen``, ``rejected`` on every row). A bad row raises
-``DatasetFileError`` naming it.
+a preference file (``prompt``, ``chosen``, ``rejected`` on every row); one whose first row
+is a programming problem with tests (``r1domain.code.rows``) a code file. A bad row raises
+``DatasetFileError`` naming it. A JSONL file may be gzipped (``.jsonl.gz``).
 
 Reading streams: ``iter_examples`` yields one example at a time (JSONL line by line,
 Parquet and Arrow by record batches), so a caller that checks a whole file before
@@ -14,11 +15,13 @@ writing anything (all-or-nothing) holds one row, not the file, in memory.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from r1domain.code.rows import CODE_TASK, check_stored_tests, code_from_row, is_code_row
 from r1domain.datafiles import (
     DatasetFileError,
     example_from_object,
@@ -89,34 +92,53 @@ def iter_examples(
         raise DatasetFileError(f"{name}: no examples")
 
 
+def _shape(row: dict[str, Any]) -> str:
+    if is_preference_row(row):
+        return "preference"
+    return "code" if is_code_row(row) else "plain"
+
+
 def _jsonl_records(path: Path, name: str, on_progress: Progress | None) -> Iterator[dict]:
     size = max(path.stat().st_size, 1)
-    preferences = None  # decided by the first object: a file is one kind throughout
-    with path.open("rb") as stream:
+    shape = None  # decided by the first object: a file is one kind throughout
+    with _open(path, name) as stream:
         for count, (lineno, text) in enumerate(iter_lines(stream, name), start=1):
             row = load_object(text, name, lineno)
-            if preferences is None:
-                preferences = is_preference_row(row)
-            yield _record(row, preferences, name, "line", lineno)
+            shape = shape or _shape(row)
+            yield _record(row, shape, name, "line", lineno)
             if on_progress and count % PROGRESS_EVERY == 0:
-                on_progress(count, stream.tell() / size)
+                on_progress(count, min(1.0, _position(stream) / size))
+
+
+def _open(path: Path, name: str) -> BinaryIO:
+    return gzip.open(path, "rb") if name.endswith(".gz") else path.open("rb")  # type: ignore[return-value]
+
+
+def _position(stream: Any) -> int:
+    # A gzipped file's own position, not the uncompressed one its reader reports.
+    raw = getattr(stream, "fileobj", None)
+    return raw.tell() if raw is not None else stream.tell()
 
 
 def _row_records(rows: Iterable[dict], name: str) -> Iterator[dict]:
-    preferences = None
+    shape = None
     for number, row in enumerate(rows, start=1):
-        if preferences is None:
-            preferences = is_preference_row(row)
-        yield _record(_plain_row(row), preferences, name, "row", number)
+        shape = shape or _shape(row)
+        yield _record(_plain_row(row), shape, name, "row", number)
 
 
-def _record(row: dict[str, Any], preferences: bool, name: str, unit: str, number: int) -> dict:
+def _record(row: dict[str, Any], shape: str, name: str, unit: str, number: int) -> dict:
     where, key = f"{name} {unit} {number}", f"{name}:{number}"
-    if preferences:
+    if shape == "preference":
         record = preference_from_row(row, where, key)
         record["provenance"] = _provenance(row, where) or {"file": name, unit: number}
+    elif shape == "code":
+        record = code_from_row(row, where, key)
+        record["provenance"] = {"file": name, unit: number}
     elif _is_exported(row):
         record = _exported_row(row, where, key)
+        if record["task"] == CODE_TASK:  # an exported code problem: its tests must hold
+            check_stored_tests(record["answer"], where)
     else:  # GSM8K, prompt/answer, prompt/response or chat rows: the shared parser
         record = example_from_object(row, name, number)
         record["provenance"] = {"file": name, unit: number}

@@ -36,6 +36,7 @@ class Dataset(models.Model):
         PROMPTS = "prompts", "prompts with reference answers (RL, evaluation)"
         SFT = "sft", "prompt and completion pairs (SFT)"
         PREFERENCE = "preference", "prompt with a chosen and a rejected response (reward model)"
+        CODE = "code", "programming problems with their tests (code rewards, evaluation)"
 
     name = models.SlugField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PROMPTS)

@@ -18,6 +18,7 @@ from typing import Protocol
 from django.conf import settings
 from django.db import transaction
 
+from r1domain.code.rows import CODE_TASK
 from r1domain.errors import R1WebError
 from r1web.datasets.content import content_hash
 from r1web.datasets.models import Dataset, DatasetVersion, Example
@@ -54,11 +55,14 @@ class _Summary:
     splits: Counter = field(default_factory=Counter)
     completions: bool = False
     rejected: bool = False
+    code: bool = False
     digest: str = ""
 
     def kind(self) -> str:
         if self.rejected:
             return Dataset.Kind.PREFERENCE
+        if self.code:  # a code problem's reference solution is not an SFT target
+            return Dataset.Kind.CODE
         if self.completions:
             return Dataset.Kind.SFT
         return Dataset.Kind.PROMPTS
@@ -78,6 +82,7 @@ def _summarize(records: Iterable[dict], *, max_rows: int | None = None) -> _Summ
             summary.splits[record["split"]] += 1
             summary.completions = summary.completions or bool(record.get("completion"))
             summary.rejected = summary.rejected or bool(record.get("rejected"))
+            summary.code = summary.code or record.get("task") == CODE_TASK
             yield record
 
     summary.digest = content_hash(counted())

@@ -16,13 +16,7 @@ from typing import Self
 import torch
 from transformers import TrainerCallback
 
-
-def host_cores() -> int:
-    """The cores this process may use (a container's CPU set, not the host's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+from r1domain.processes import host_cores
 
 
 def trainers_dir() -> Path:
