@@ -7,7 +7,7 @@ import socket
 import threading
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutdown
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,22 @@ def export_dataset(export_pk: int) -> None:
     dataset_export_run(export_pk=export_pk)
 
 
+def beat_once(name: str, queues: list[str]) -> None:
+    """Say that this worker is alive and what it consumes (``r1web.runs.presence``);
+    a failed beat is logged, and the next one tries again."""
+    from django.db import close_old_connections, connection
+
+    from r1web.runs.presence import worker_seen
+
+    try:
+        close_old_connections()
+        worker_seen(name=name, queues=queues)
+    except Exception:
+        log.exception("recording that worker %s is alive failed; retrying in the next pass", name)
+    finally:
+        connection.close()
+
+
 def reap_stale_once() -> int:
     """One pass of the reaper: fail the running stages whose worker stopped beating.
 
@@ -66,17 +82,20 @@ def reap_stale_once() -> int:
         connection.close()
 
 
-def _reap_forever(stop: threading.Event, interval: float) -> None:
-    reap_stale_once()
-    while not stop.wait(interval):
+def _tend_forever(stop: threading.Event, interval: float, name: str, queues: list[str]) -> None:
+    while True:
+        beat_once(name, queues)
         reap_stale_once()
+        if stop.wait(interval):
+            return
 
 
 @worker_ready.connect
-def _start_reaper(**_kwargs) -> None:
+def _start_reaper(sender, **_kwargs) -> None:
     # Pages never write (no writes on GET), so the workers reap: at once for the stages
     # a crashed predecessor left running, then every heartbeat interval. Several workers
-    # reaping at once is safe: failing a stage is a conditional update.
+    # reaping at once is safe: failing a stage is a conditional update. The same thread
+    # says the worker is alive, for the pages that tell why a stage waits.
     from django.conf import settings
     from django.db import connection
 
@@ -88,9 +107,42 @@ def _start_reaper(**_kwargs) -> None:
         log.exception("sending the queued stages' tasks again failed")
     finally:
         connection.close()
-    threading.Thread(
-        target=_reap_forever,
-        args=(threading.Event(), settings.R1WEB_HEARTBEAT_SECONDS),
-        name="r1web-reaper",
-        daemon=True,
-    ).start()
+    queues = list(sender.app.amqp.queues.consume_from)
+    _tender.start(settings.R1WEB_HEARTBEAT_SECONDS, sender.hostname, queues)
+
+
+class _Tender:
+    """The worker's thread that beats and reaps, stopped before the worker forgets
+    itself, so no late beat brings it back."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self, interval: float, name: str, queues: list[str]) -> None:
+        self.thread = threading.Thread(target=_tend_forever, name="r1web-reaper", daemon=True,
+                                       args=(self.stop, interval, name, queues))
+        self.thread.start()
+
+    def halt(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+_tender = _Tender()
+
+
+@worker_shutdown.connect
+def _forget_worker(sender, **_kwargs) -> None:
+    from django.db import connection
+
+    from r1web.runs.presence import worker_gone
+
+    _tender.halt()
+    try:
+        worker_gone(name=sender.hostname)
+    except Exception:
+        log.exception("removing worker %s from the workers alive failed", sender.hostname)
+    finally:
+        connection.close()

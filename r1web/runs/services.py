@@ -372,9 +372,8 @@ def stages_reap_stale() -> int:
     leaves a stage "running" forever; never by a page (no writes on GET). The stage stays
     resumable from its last checkpoint.
     """
-    stale_before = timezone.now() - timezone.timedelta(seconds=_stale_seconds())
     reaped = 0
-    for stage in Stage.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before):
+    for stage in Stage.objects.filter(Stage.lost_filter()):
         message = f"worker {stage.worker or '?'} stopped responding at step {stage.step}"
         stage_fail(stage_pk=stage.pk, error=message, resumable=True, attempt=stage.attempt)
         log.warning("stage %s: %s", stage.pk, message)
