@@ -188,6 +188,7 @@ def run_sft_stage(stage: Stage) -> dict:
     eval_examples = stage_examples(stage, StageInput.Role.EVAL, params.get("eval_split", "test"))
     if not eval_examples:
         eval_examples = stage_examples(stage, StageInput.Role.TRAIN, "test")
+    resume = retrying(stage.resume_checkpoint)() if stage.attempt > 1 else None
     with _sink(stage, examples + eval_examples) as sink:
         result = run_sft(
             model_path=model_path(stage),
@@ -199,6 +200,7 @@ def run_sft_stage(stage: Stage) -> dict:
             special_token=params.get("special_token", "|special_token|"),
             samples_per_eval=params.get("samples_per_eval", 4),
             max_new_tokens=params.get("max_new_tokens", 64),
+            resume_from_checkpoint=resume.path if resume else None,
         )
     if is_main_process():
         write_retrying(checkpoint_record, stage_pk=stage.pk, step=result.steps,

@@ -7,23 +7,36 @@ import socket
 import threading
 
 from celery import shared_task
-from celery.signals import worker_ready, worker_shutdown
+from celery.exceptions import Reject
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
+
+from workers import shutdown
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="r1web.run_stage")
 def run_stage(stage_pk: int) -> None:
-    from r1web.runs.services import stage_claim
+    from django.conf import settings
+
+    from r1web.runs.services import stage_claim, stage_hand_back
     from workers.recording import write_retrying
     from workers.runner import execute
 
+    if shutdown.leaving():
+        # Delivered to a worker on its way out: back to the broker, for the next one.
+        raise Reject("the worker is leaving", requeue=True)
     stage = write_retrying(stage_claim, stage_pk=stage_pk, worker=socket.gethostname())
     if stage is None:
         # Another delivery of this task already has it, or it was cancelled meanwhile.
         log.info("stage %s not claimable; skipping", stage_pk)
         return
-    execute(stage)
+    try:
+        with shutdown.sigterm_hands_back(settings.R1WEB_SHUTDOWN_SECONDS):
+            execute(stage)
+    except shutdown.StageHandedBack as stop:
+        log.warning("stage %s: %s", stage_pk, stop)
+        write_retrying(stage_hand_back, stage_pk=stage_pk, attempt=stage.attempt)
 
 
 @shared_task(name="r1web.import_dataset")
@@ -131,6 +144,19 @@ class _Tender:
 
 
 _tender = _Tender()
+
+
+@worker_shutting_down.connect
+def _hand_stages_back(**_kwargs) -> None:
+    # SIGTERM (or Ctrl+C): the running stage stops at its next step boundary and goes
+    # back to queued, instead of Celery's warm shutdown waiting for it to end
+    # (workers.shutdown). Runs inside Celery's signal handler: no database here.
+    from celery.worker import state
+    from django.conf import settings
+
+    shutdown.current.begin(settings.R1WEB_SHUTDOWN_SECONDS)
+    stages = [r for r in list(state.active_requests) if r.name == run_stage.name]
+    shutdown.tell_pool_processes(request.worker_pid for request in stages)
 
 
 @worker_shutdown.connect

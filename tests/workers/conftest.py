@@ -17,3 +17,14 @@ def micro_base(tmp_path_factory) -> str:
         train=TrainSpec(n_examples=256, batch_size=32),
     )
     return str(path)
+
+
+@pytest.fixture
+def leaving(monkeypatch):
+    """This process's shutdown (``workers.shutdown``), for the test to begin: as a worker
+    sent SIGTERM, but its deadline exits nothing."""
+    from workers import shutdown
+
+    current = shutdown.Shutdown(exit=lambda code: None)
+    monkeypatch.setattr(shutdown, "current", current)
+    return current

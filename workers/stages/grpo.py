@@ -27,6 +27,7 @@ from r1domain.formats import CompletionFormat, from_column
 from r1domain.probes import is_probe_step, probe_records
 from r1domain.records import build_record
 from r1domain.rewards import get_reward_funcs
+from workers import shutdown
 from workers.stages.runtime import ThreadShareCallback, torch_threads
 from workers.stages.trl_config import build_stage_config, validate_trl_config
 
@@ -95,9 +96,12 @@ class SinkCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         self.sink.progress(state.global_step, state.max_steps)
-        if self.sink.should_stop():
+        # A worker that is leaving hands the stage back, from a checkpoint saved here.
+        leaving = shutdown.leaving()
+        if leaving or self.sink.should_stop():
             self.cancelled = True
             control.should_training_stop = True
+            control.should_save = control.should_save or leaving
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         values = {

@@ -21,6 +21,7 @@ from r1domain.coldstart import ColdStartFormatError, parse_cold_start
 from r1domain.formats import COLD_START, get_format
 from r1domain.reflection import find_reflection_phrases
 from r1domain.rewards import is_equivalent
+from workers import shutdown
 from workers.stages.runtime import ThreadShareCallback, torch_threads
 
 Example = dict[str, Any]
@@ -91,9 +92,14 @@ def run_sft(
     special_token: str = "|special_token|",
     samples_per_eval: int = 4,
     max_new_tokens: int = 64,
+    resume_from_checkpoint: str | None = None,
 ) -> SFTResult:
     """Train on ``examples`` (train split); evaluate (loss and sampled generations) on
-    ``eval_examples``, or on the first few training examples when there are none."""
+    ``eval_examples``, or on the first few training examples when there are none.
+
+    Raises ``StageCancelled`` at once when ``sink.should_stop()`` turns true (a cancel),
+    and at the end of a step when the worker is leaving (``workers.shutdown``), after
+    saving a checkpoint there, which ``resume_from_checkpoint`` continues from."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -109,19 +115,25 @@ def run_sft(
             tokenizer.pad_token = tokenizer.eos_token
         model = AutoModelForCausalLM.from_pretrained(model_path)
         add_format_token(tokenizer, model, special_token)
+        args = build_stage_config(SFTConfig, config, output_dir)
+        # The sink prunes old checkpoints once it has recorded the new one, as for GRPO.
+        keep, args.save_total_limit = args.save_total_limit, None
         callback = _SinkCallback(
-            sink, tokenizer, eval_examples[:samples_per_eval], special_token, max_new_tokens
+            sink, tokenizer, eval_examples[:samples_per_eval], special_token, max_new_tokens,
+            keep=keep,
         )
         trainer = SFTTrainer(
             model=model,
-            args=build_stage_config(SFTConfig, config, output_dir),
+            args=args,
             train_dataset=Dataset.from_list(_rows(examples)),
             eval_dataset=Dataset.from_list(_rows(eval_examples)),
             processing_class=tokenizer,
             callbacks=[ThreadShareCallback(), callback],
         )
         _quiet(trainer)
-        output = trainer.train()
+        output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+        if callback.stopped:
+            raise StageCancelled(f"SFT stopped at step {trainer.state.global_step}")
         final = Path(output_dir) / "final"
         trainer.save_model(str(final))
         tokenizer.save_pretrained(str(final))
@@ -162,14 +174,17 @@ def _callback_base():
 
 
 class _SinkCallback(_callback_base()):
-    """Forwards the trainer's logs, progress and evaluations to the sink."""
+    """Forwards the trainer's logs, progress, evaluations and checkpoints to the sink."""
 
     def __init__(
-        self, sink: StageSink, tokenizer, eval_examples, special_token: str, max_new_tokens: int
+        self, sink: StageSink, tokenizer, eval_examples, special_token: str, max_new_tokens: int,
+        keep: int | None = None,
     ):
         self.sink, self.tokenizer = sink, tokenizer
         self.eval_examples, self.special_token = eval_examples, special_token
         self.max_new_tokens = max_new_tokens
+        self.keep = keep  # save_total_limit, applied by the sink once a save is recorded
+        self.stopped = False
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         # TRL's own names ("loss", "eval_loss", "mean_token_accuracy"...), as GRPO logs them.
@@ -179,8 +194,15 @@ class _SinkCallback(_callback_base()):
 
     def on_step_end(self, args, state, control, **kwargs):
         self.sink.progress(state.global_step, state.max_steps)
-        if self.sink.should_stop():
+        if shutdown.leaving():
+            # A worker that is leaving hands the stage back, from a checkpoint saved here.
+            self.stopped = control.should_save = control.should_training_stop = True
+        elif self.sink.should_stop():
             raise StageCancelled("SFT cancelled")
+
+    def on_save(self, args, state, control, **kwargs):
+        path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        self.sink.checkpoint_saved(state.global_step, str(path), keep=self.keep)
 
     def on_evaluate(self, args, state, control, model=None, **kwargs):
         if model is not None and self.eval_examples:
