@@ -5,15 +5,19 @@ with a new worker finishes the run with every completion stored once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from r1web.runs.models import Stage, StageKind
 from r1web.runs.recipes import launch
 from r1web.runs.services import run_cancel
+from tests.browser.conftest import assert_no_serious_axe_violations
 from tests.integration.conftest import assert_every_completion_stored_once, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TINY = {"max_steps": 8, "eval_k": 1, "eval_limit": 2,
         "grpo_config": {"per_device_train_batch_size": 8, "num_generations": 4,
@@ -21,6 +25,7 @@ TINY = {"max_steps": 8, "eval_k": 1, "eval_limit": 2,
 POLL_SECONDS = 3  # the stages fragment's hx-trigger
 
 
+@pytest.mark.slow
 def test_a_run_page_says_why_it_waits_and_resumes_a_stage_whose_worker_was_killed(
     page, sign_in, alice, tiny_base, start_worker, queue
 ):
@@ -60,3 +65,16 @@ def test_a_run_page_says_why_it_waits_and_resumes_a_stage_whose_worker_was_kille
     grpo.refresh_from_db()
     assert grpo.attempt == 2
     assert_every_completion_stored_once(grpo)
+
+
+def test_a_lost_stage_s_notice_and_resume_pass_axe(page, sign_in, alice, make_run):
+    from playwright.sync_api import expect
+
+    lost = make_run(status="running", worker="gpu-host", step=6, total_steps=20,
+                    heartbeat_at=timezone.now() - timedelta(minutes=10))
+    sign_in(alice)
+    for url in (lost.run.get_absolute_url(), lost.get_absolute_url()):
+        page.goto(url)
+        expect(page.locator(f"#notice-{lost.pk}")).to_contain_text("GRPO lost its worker gpu-host")
+        expect(page.locator("#waiting").get_by_role("button", name="Resume")).to_be_visible()
+        assert_no_serious_axe_violations(page)
