@@ -143,7 +143,7 @@ class DatabaseSink:
         self._main = is_main_process()
         self._stop_checked_at = 0.0
         self._stop = False
-        self.handing_back = False
+        self._handing_back = False
         self._first_progress: tuple[float, int] | None = None  # (when, step): the pace
         self._last_progress: tuple[float, int, int] | None = None  # (when, step, total)
         self._error: BaseException | None = None
@@ -182,7 +182,7 @@ class DatabaseSink:
             self._write(prune_checkpoints, path=path, keep=keep)
 
     def should_stop(self) -> bool:
-        if self.handing_back or self._hand_back():
+        if self._handing_back or self._hand_back():
             return True
         # Asked every step; one query every few seconds is plenty to honour a cancel.
         now = time.monotonic()
@@ -215,7 +215,7 @@ class DatabaseSink:
         if left is not None and left <= shutdown.seconds_left() / 2:
             return False
         log.warning("stage %s: the worker is leaving; handing the stage back", self.stage.pk)
-        self.handing_back = True
+        self._handing_back = True
         return True
 
     def _seconds_to_end(self) -> float | None:
