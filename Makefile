@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 LOG := var/log
+WORKER := $(PY) -m celery -A r1web worker -Q cpu --pool solo --concurrency 1 --loglevel INFO
 
-.PHONY: install browser sandbox demo stop test bench
+.PHONY: install browser sandbox demo stop worker test bench
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +32,7 @@ demo: install
 	$(PY) manage.py create_user demo --role operator --password demo-password --if-missing
 	$(PY) manage.py tiny_base
 	@$(MAKE) --no-print-directory stop >/dev/null 2>&1 || true
-	nohup $(PY) -m celery -A r1web worker -Q cpu --pool solo --concurrency 1 --loglevel INFO \
-		> $(LOG)/worker.log 2>&1 & echo $$! > var/worker.pid
+	nohup $(WORKER) > $(LOG)/worker.log 2>&1 & echo $$! > var/worker.pid
 	nohup $(PY) -m gunicorn r1web.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
 		> $(LOG)/web.log 2>&1 & echo $$! > var/web.pid
 	$(PY) manage.py run_recipe r1-zero --name "R1-Zero demo"
@@ -44,6 +44,14 @@ stop:
 	-@for name in web worker; do \
 		[ -f var/$$name.pid ] && kill $$(cat var/$$name.pid) 2>/dev/null; rm -f var/$$name.pid; \
 	done; true
+
+# The worker alone, restarted: SIGTERM hands its running stage back at the next step (with a
+# checkpoint), the old worker exits within R1WEB_SHUTDOWN_SECONDS, the new one resumes it.
+worker:
+	@mkdir -p $(LOG)
+	-@if [ -f var/worker.pid ]; then pid=$$(cat var/worker.pid); kill $$pid 2>/dev/null; \
+		while kill -0 $$pid 2>/dev/null; do sleep 1; done; rm -f var/worker.pid; fi
+	nohup $(WORKER) >> $(LOG)/worker.log 2>&1 & echo $$! > var/worker.pid
 
 test: install browser
 	$(PY) -m pytest -q

@@ -213,6 +213,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 # A running stage writes a heartbeat; one silent for this long lost its worker.
 R1WEB_HEARTBEAT_SECONDS = envint("R1WEB_HEARTBEAT_SECONDS", 10)
 R1WEB_STALE_AFTER_SECONDS = envint("R1WEB_STALE_AFTER_SECONDS", 90)
+# A worker sent SIGTERM hands its stage back at the next step boundary (workers.shutdown)
+# and exits after this long at most, even if the stage never reaches one.
+R1WEB_SHUTDOWN_SECONDS = envint("R1WEB_SHUTDOWN_SECONDS", 60)
 
 # Dataset uploads: a file over the size or row limit is refused with a message; one over a
 # task threshold is imported by a worker (on R1WEB_IMPORT_QUEUE) behind a progress page,

@@ -37,6 +37,13 @@ def test_the_gpu_worker_reserves_an_nvidia_device_and_runs_one_stage_at_a_time()
     assert "vllm" in (ROOT / "requirements-gpu.txt").read_text()
 
 
+def test_docker_lets_a_stopping_worker_hand_its_stage_back_before_it_kills_it(settings):
+    # docker stop sends SIGTERM, then SIGKILL after stop_grace_period (10 s by default).
+    for name in ("worker", "gpu-worker"):
+        grace = compose()["services"][name]["stop_grace_period"]
+        assert int(grace.removesuffix("s")) > settings.R1WEB_SHUTDOWN_SECONDS
+
+
 def test_every_app_service_points_at_postgres_and_redis_and_keeps_its_data_in_volumes():
     data = compose()
     for name in ("web", "worker", "gpu-worker"):

@@ -57,9 +57,12 @@ def run_distributed(stage, params) -> dict:
 
     Raises ``StageCancelled`` when the stage is cancelled meanwhile (the processes are
     killed first) and ``RuntimeError`` with the end of their log when they fail; both
-    leave the stage resumable from its last checkpoint, as a one-process stage is.
+    leave the stage resumable from its last checkpoint, as a one-process stage is. When
+    the worker is leaving (``workers.shutdown``), the processes are killed too and the
+    stage is handed back: it resumes from its last checkpoint, saved before the signal.
     """
     from r1domain.base import StageCancelled
+    from workers import shutdown
     from workers.inputs import output_dir
 
     processes = params.num_processes
@@ -83,6 +86,8 @@ def run_distributed(stage, params) -> dict:
         while child.poll() is None:
             if _cancel_requested(stage.pk):
                 raise StageCancelled(f"cancelled while {processes} processes trained")
+            if shutdown.leaving():
+                raise shutdown.StageHandedBack(f"handed back while {processes} processes trained")
             time.sleep(1)
     finally:
         _kill_group(child)

@@ -30,8 +30,9 @@ from django.db import (
     transaction,
 )
 
-from r1domain.base import SampleRecord
+from r1domain.base import SampleRecord, StageCancelled
 from r1domain.checkpoints import prune_checkpoints
+from r1domain.progress import measured
 from r1web.runs import rollups
 from r1web.runs.models import Stage
 from r1web.runs.services import (
@@ -41,6 +42,7 @@ from r1web.runs.services import (
     stage_heartbeat,
 )
 from r1web.traces.services import samples_record
+from workers import shutdown
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,11 @@ class DatabaseSink:
 
     When the caller holds a transaction (a test inside ``atomic``), writes join it on
     the calling thread instead: another connection could not see its rows.
+
+    When the worker is leaving (``workers.shutdown``), ``should_stop`` answers yes (GRPO
+    and SFT do not ask: they save a checkpoint and stop), and the stage code's stop
+    (``StageCancelled``) leaves the ``with`` block as ``StageHandedBack``, once every
+    write is stored: the stage goes back to queued.
     """
 
     def __init__(self, stage: Stage, example_ids: dict[str, int] | None = None) -> None:
@@ -136,6 +143,9 @@ class DatabaseSink:
         self._main = is_main_process()
         self._stop_checked_at = 0.0
         self._stop = False
+        self._handing_back = False
+        self._first_progress: tuple[float, int] | None = None  # (when, step): the pace
+        self._last_progress: tuple[float, int, int] | None = None  # (when, step, total)
         self._error: BaseException | None = None
         self._writes: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -146,8 +156,11 @@ class DatabaseSink:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> None:
         self.close()
+        if exc_type is not None and issubclass(exc_type, StageCancelled) and shutdown.leaving():
+            step = self._last_progress[1] if self._last_progress else 0
+            raise shutdown.StageHandedBack(f"handed back at step {step}") from exc
 
     def samples(self, records: list[SampleRecord]) -> None:
         self._write(samples_record, stage=self.stage, records=list(records),
@@ -157,6 +170,9 @@ class DatabaseSink:
         self._write(metrics_record, stage_pk=self.stage.pk, step=step, values=dict(values))
 
     def progress(self, step: int, total: int) -> None:
+        now = time.monotonic()
+        self._first_progress = self._first_progress or (now, step)
+        self._last_progress = (now, step, total)
         self._write(stage_heartbeat, stage_pk=self.stage.pk, step=step, total=total)
 
     def checkpoint_saved(self, step: int, path: str, keep: int | None = None) -> None:
@@ -166,6 +182,8 @@ class DatabaseSink:
             self._write(prune_checkpoints, path=path, keep=keep)
 
     def should_stop(self) -> bool:
+        if self._handing_back or self._hand_back():
+            return True
         # Asked every step; one query every few seconds is plenty to honour a cancel.
         now = time.monotonic()
         if now - self._stop_checked_at > 2:
@@ -185,6 +203,29 @@ class DatabaseSink:
             self._stop = (row is None or row["cancel_requested"] or row["status"] != "running"
                           or row["attempt"] != self.stage.attempt)
         return self._stop
+
+    def _hand_back(self) -> bool:
+        """Stop for the worker leaving, unless at the pace measured so far the stage
+        ends within half the time the worker has left. A stage that asks has no
+        checkpoint to come back to: finishing then loses nothing, and the other half of
+        the time covers writing its result."""
+        if not shutdown.leaving():
+            return False
+        left = self._seconds_to_end()
+        if left is not None and left <= shutdown.seconds_left() / 2:
+            return False
+        log.warning("stage %s: the worker is leaving; handing the stage back", self.stage.pk)
+        self._handing_back = True
+        return True
+
+    def _seconds_to_end(self) -> float | None:
+        """Time to the last step at this attempt's pace; None before it can be told."""
+        if self._first_progress is None or self._last_progress is None:
+            return None
+        (began, first), (latest, step, total) = self._first_progress, self._last_progress
+        if step >= total:
+            return 0.0
+        return measured(step - first, total - first, began, latest).seconds_left
 
     def close(self) -> None:
         if self._thread is not None and self._thread.is_alive():

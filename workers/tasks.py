@@ -7,23 +7,36 @@ import socket
 import threading
 
 from celery import shared_task
-from celery.signals import worker_init, worker_ready
+from celery.exceptions import Reject
+from celery.signals import worker_init, worker_ready, worker_shutdown, worker_shutting_down
+
+from workers import shutdown
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="r1web.run_stage")
 def run_stage(stage_pk: int) -> None:
-    from r1web.runs.services import stage_claim
+    from django.conf import settings
+
+    from r1web.runs.services import stage_claim, stage_hand_back
     from workers.recording import write_retrying
     from workers.runner import execute
 
+    if shutdown.leaving():
+        # Delivered to a worker on its way out: back to the broker, for the next one.
+        raise Reject("the worker is leaving", requeue=True)
     stage = write_retrying(stage_claim, stage_pk=stage_pk, worker=socket.gethostname())
     if stage is None:
         # Another delivery of this task already has it, or it was cancelled meanwhile.
         log.info("stage %s not claimable; skipping", stage_pk)
         return
-    execute(stage)
+    try:
+        with shutdown.sigterm_hands_back(settings.R1WEB_SHUTDOWN_SECONDS):
+            execute(stage)
+    except shutdown.StageHandedBack as stop:
+        log.warning("stage %s: %s", stage_pk, stop)
+        write_retrying(stage_hand_back, stage_pk=stage_pk, attempt=stage.attempt)
 
 
 @shared_task(name="r1web.import_dataset")
@@ -40,6 +53,22 @@ def export_dataset(export_pk: int) -> None:
     from r1web.datasets.exports import dataset_export_run
 
     dataset_export_run(export_pk=export_pk)
+
+
+def beat_once(name: str, queues: list[str]) -> None:
+    """Say that this worker is alive and what it consumes (``r1web.runs.presence``);
+    a failed beat is logged, and the next one tries again."""
+    from django.db import close_old_connections, connection
+
+    from r1web.runs.presence import worker_seen
+
+    try:
+        close_old_connections()
+        worker_seen(name=name, queues=queues)
+    except Exception:
+        log.exception("recording that worker %s is alive failed; retrying in the next pass", name)
+    finally:
+        connection.close()
 
 
 def reap_stale_once() -> int:
@@ -66,10 +95,12 @@ def reap_stale_once() -> int:
         connection.close()
 
 
-def _reap_forever(stop: threading.Event, interval: float) -> None:
-    reap_stale_once()
-    while not stop.wait(interval):
+def _tend_forever(stop: threading.Event, interval: float, name: str, queues: list[str]) -> None:
+    while True:
+        beat_once(name, queues)
         reap_stale_once()
+        if stop.wait(interval):
+            return
 
 
 @worker_init.connect
@@ -86,10 +117,11 @@ def _check_runners(**_kwargs) -> None:
 
 
 @worker_ready.connect
-def _start_reaper(**_kwargs) -> None:
+def _start_reaper(sender, **_kwargs) -> None:
     # Pages never write (no writes on GET), so the workers reap: at once for the stages
     # a crashed predecessor left running, then every heartbeat interval. Several workers
-    # reaping at once is safe: failing a stage is a conditional update.
+    # reaping at once is safe: failing a stage is a conditional update. The same thread
+    # says the worker is alive, for the pages that tell why a stage waits.
     from django.conf import settings
     from django.db import connection
 
@@ -101,9 +133,55 @@ def _start_reaper(**_kwargs) -> None:
         log.exception("sending the queued stages' tasks again failed")
     finally:
         connection.close()
-    threading.Thread(
-        target=_reap_forever,
-        args=(threading.Event(), settings.R1WEB_HEARTBEAT_SECONDS),
-        name="r1web-reaper",
-        daemon=True,
-    ).start()
+    queues = list(sender.app.amqp.queues.consume_from)
+    _tender.start(settings.R1WEB_HEARTBEAT_SECONDS, sender.hostname, queues)
+
+
+class _Tender:
+    """The worker's thread that beats and reaps, stopped before the worker forgets
+    itself, so no late beat brings it back."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self, interval: float, name: str, queues: list[str]) -> None:
+        self.thread = threading.Thread(target=_tend_forever, name="r1web-reaper", daemon=True,
+                                       args=(self.stop, interval, name, queues))
+        self.thread.start()
+
+    def halt(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+_tender = _Tender()
+
+
+@worker_shutting_down.connect
+def _hand_stages_back(**_kwargs) -> None:
+    # SIGTERM (or Ctrl+C): the running stage stops at its next step boundary and goes
+    # back to queued, instead of Celery's warm shutdown waiting for it to end
+    # (workers.shutdown). Runs inside Celery's signal handler: no database here.
+    from celery.worker import state
+    from django.conf import settings
+
+    shutdown.current.begin(settings.R1WEB_SHUTDOWN_SECONDS)
+    stages = [r for r in list(state.active_requests) if r.name == run_stage.name]
+    shutdown.tell_pool_processes(request.worker_pid for request in stages)
+
+
+@worker_shutdown.connect
+def _forget_worker(sender, **_kwargs) -> None:
+    from django.db import connection
+
+    from r1web.runs.presence import worker_gone
+
+    _tender.halt()
+    try:
+        worker_gone(name=sender.hostname)
+    except Exception:
+        log.exception("removing worker %s from the workers alive failed", sender.hostname)
+    finally:
+        connection.close()

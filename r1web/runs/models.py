@@ -112,12 +112,13 @@ class Run(models.Model):
         return self.status in FINISHED
 
     def has_stopped_stages(self) -> bool:
-        """A stage failed or was cancelled: the run can resume, even while other
-        branches of its graph still run. An external run resumes only when its own
+        """A stage failed, was cancelled or lost its worker: the run can resume, even
+        while other branches of its graph still run. An external run resumes only when its own
         script opens it again (r1web.ingest)."""
         if self.recipe == Recipe.EXTERNAL:
             return False
-        return self.stages.filter(status__in=[Status.FAILED, Status.CANCELLED]).exists()
+        stopped = models.Q(status__in=[Status.FAILED, Status.CANCELLED]) | Stage.lost_filter()
+        return self.stages.filter(stopped).exists()
 
 
 class Stage(models.Model):
@@ -214,6 +215,17 @@ class Stage(models.Model):
         limit = timedelta(seconds=settings.R1WEB_STALE_AFTER_SECONDS)
         return (now or timezone.now()) - self.heartbeat_at > limit
 
+    @staticmethod
+    def lost_filter() -> models.Q:
+        """``is_stale`` as a filter: running stages whose worker stopped beating."""
+        limit = timedelta(seconds=settings.R1WEB_STALE_AFTER_SECONDS)
+        return models.Q(status=Status.RUNNING, heartbeat_at__lt=timezone.now() - limit)
+
+    def status_label(self) -> str:
+        """Its status as pages write it: a stale running stage has lost its worker. Said
+        on read; the stage is failed (resumable) by a worker's reaper or a resume."""
+        return "lost" if self.is_stale() else self.status
+
     def latest_checkpoint(self) -> Checkpoint | None:
         return self.checkpoints.filter(step__isnull=False).order_by("-step").first()
 
@@ -306,3 +318,19 @@ class MetricRollup(models.Model):
         ]
         # A stage's newest summary in one index descent (chart_cache.data_stamp).
         indexes = [models.Index(fields=["stage", "id"], name="rollup_stage_newest")]
+
+
+class Worker(models.Model):
+    """A Celery worker that says it is alive: it writes its row when it starts and every
+    heartbeat interval after (``workers.tasks``), and deletes it when it stops cleanly.
+    Pages learn who listens on a queue from here, without asking the broker."""
+
+    name = models.CharField(max_length=200, unique=True)  # Celery's node name: celery@host
+    queues = models.JSONField(default=list)  # the queues it consumes (-Q)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -352,6 +352,31 @@ def stage_fail(
         run_refresh(run=Stage.objects.get(pk=stage_pk).run)
 
 
+@transaction.atomic
+def stage_hand_back(*, stage_pk: int, attempt: int) -> bool:
+    """Queue a running stage again because its worker is leaving (``workers.shutdown``):
+    the next worker to claim it continues from its latest checkpoint, and the work
+    recorded after that checkpoint is dropped then (``_discard_unfinished_work``).
+
+    The caller guarantees that ``attempt`` has stopped writing. Only that attempt, still
+    running, goes back; one whose cancel was asked meanwhile is cancelled instead.
+    Returns whether the stage was queued again.
+    """
+    stage = (Stage.objects.select_for_update().select_related("run")
+             .filter(pk=stage_pk, status=Status.RUNNING, attempt=attempt).first())
+    if stage is None:
+        return False
+    if stage.cancel_requested:
+        stage_fail(stage_pk=stage_pk, error="cancelled", cancelled=True, resumable=True,
+                   attempt=attempt)
+        return False
+    Stage.objects.filter(pk=stage_pk).update(status=Status.QUEUED, worker="")
+    run_refresh(run=stage.run)
+    _enqueue(stage)
+    log.info("stage %s handed back at step %s: its worker is leaving", stage_pk, stage.step)
+    return True
+
+
 def stages_requeue_queued() -> int:
     """Send the task of every queued stage again; called when a worker starts.
 
@@ -376,9 +401,8 @@ def stages_reap_stale() -> int:
     leaves a stage "running" forever; never by a page (no writes on GET). The stage stays
     resumable from its last checkpoint.
     """
-    stale_before = timezone.now() - timezone.timedelta(seconds=_stale_seconds())
     reaped = 0
-    for stage in Stage.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before):
+    for stage in Stage.objects.filter(Stage.lost_filter()):
         message = f"worker {stage.worker or '?'} stopped responding at step {stage.step}"
         stage_fail(stage_pk=stage.pk, error=message, resumable=True, attempt=stage.attempt)
         log.warning("stage %s: %s", stage.pk, message)

@@ -17,7 +17,7 @@ from r1web.accounts.access import role_required
 from r1web.accounts.roles import OPERATOR
 from r1web.datasets.selectors import lineage_for_run, lineage_for_stage
 from r1web.htmx import render_partial, stop_polling_when, wants_partial
-from r1web.runs import chart_cache, charts, compare, selectors, summary
+from r1web.runs import chart_cache, charts, compare, selectors, summary, waiting
 from r1web.runs.forms import LaunchForm, RunFilterForm, sort_headings
 from r1web.runs.models import Checkpoint
 from r1web.runs.panels import stage_panel
@@ -27,8 +27,9 @@ from r1web.runs.services import RunError, run_cancel, run_resume
 RUNS_PER_PAGE = 25
 
 
-# Pages only read: a stage whose worker died is failed by the workers' reaper
-# (workers.tasks), by `run_recipe --wait` and by a resume, never by a GET.
+# Pages only read: a stage whose worker died is shown lost (r1web.runs.waiting) and failed
+# by the workers' reaper (workers.tasks), by `run_recipe --wait` or by a resume, never by
+# a GET.
 @require_GET
 def run_list(request):
     """Runs newest first, filtered and sorted by the query string (bookmarkable); htmx
@@ -84,6 +85,7 @@ def run_detail(request, pk: int):
         "stages": stages,
         "graph": selectors.stage_graph(stages),
         "active": selectors.stages_active(stages),
+        "notices": waiting.stage_notices(stages),
     }
     if wants_partial(request):
         response = render_partial(request, "runs/detail.html", "stages", context)
@@ -234,7 +236,7 @@ def run_resume_view(request, pk: int):
 def stage_detail(request, pk: int):
     stage = selectors.get_stage_for_user(request, pk)
     partial = wants_partial(request)
-    context = {"stage": stage, "run": stage.run}
+    context = {"stage": stage, "run": stage.run, "notices": waiting.stage_notices([stage])}
     if not partial:
         context |= stage_panel(stage) | {"lineages": [(None, lineage_for_stage(stage))]}
     response = render_partial(request, "runs/stage.html", "stage-progress", context)

@@ -1,42 +1,29 @@
-"""Why a queued stage has not started: a busy worker, older runs ahead of it, or no
-worker listening at all (``run_recipe --wait`` says which).
+"""Why a queued stage has not started (a busy worker, older runs ahead of it, or no
+worker listening at all), and which running stage lost its worker: what
+``run_recipe --wait`` prints and what the run and stage pages say.
 
-Busy and ahead come from the database (a running stage's heartbeat says its worker is
-alive); whether anyone listens on the queue comes from Celery's broadcast to workers,
-with a short timeout.
+All of it is read from the database: a running stage's heartbeat says its worker is
+alive, and each worker's own row says which queues it consumes (``presence``). Pages
+compute it on every poll and never write: a lost stage is failed by a worker's reaper,
+or by the resume that a page offers.
 """
 
 from __future__ import annotations
 
-import logging
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
 
-from r1domain.progress import Progress, measured
-from r1web.runs.models import Stage, StageKind, Status
+from r1domain.progress import Progress, duration, measured
+from r1web.runs.models import Run, Stage, StageKind, Status
+from r1web.runs.presence import listening_workers
 
-log = logging.getLogger(__name__)
+AHEAD_NAMED = 3  # older runs named one by one; more are counted
 
-PING_SECONDS = 1.0
-
-
-def listening_workers(queue: str, timeout: float = PING_SECONDS) -> list[str] | None:
-    """Names of the workers that answer and consume ``queue``; None when the broker
-    cannot be asked (then nobody can say whether a worker is missing)."""
-    from r1web.celery import app
-
-    try:
-        replies = app.control.inspect(timeout=timeout).active_queues() or {}
-    except Exception:  # broker down or unreachable: say so rather than guess
-        log.warning("could not ask the workers which queues they consume", exc_info=True)
-        return None
-    return sorted(
-        name
-        for name, queues in replies.items()
-        if any(q.get("name") == queue for q in queues or [])
-    )
+Ping = Callable[[str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -44,30 +31,39 @@ class QueueState:
     stage: Stage
     busy: list[Stage]  # stages running on the queue (this run's too), alive
     ahead: int  # other runs' queued stages the workers take first (older runs)
-    workers: list[str] | None  # who listens on the queue (None: could not ask)
+    ahead_runs: list[Run]  # the first of those runs, oldest first
+    workers: list[str] | None  # who listens on the queue (None: not asked, it is busy)
 
-    def explain(self) -> str:
+    def explain(self, start_hint: str = "") -> str:
+        """Why the stage waits, in one sentence; ``start_hint`` follows the command that
+        starts a missing worker (the CLI offers its --start-worker)."""
         queue = self.stage.queue
         if self.busy:
             running = "; ".join(_describe(stage, self.stage.run_id) for stage in self.busy)
-            tail = f", and {self.ahead} stage(s) of older runs wait before it" if self.ahead else ""
+            tail = f", and {self._ahead_text()} wait before it" if self.ahead else ""
             return (
                 f"the worker on queue {queue} is busy with {running}; "
                 f"{self.stage.name} starts after it{tail}"
             )
-        if self.workers == []:
+        if not self.workers:
             return (
                 f"no worker is listening on queue {queue}: start one "
-                f"(celery -A r1web worker -Q {queue}) or pass --start-worker"
+                f"(celery -A r1web worker -Q {queue}){start_hint}"
             )
         if self.ahead:
-            return f"{self.ahead} stage(s) of older runs are queued ahead on {queue}"
-        if self.workers is None:
-            return f"could not ask the broker which workers listen on queue {queue}"
+            return f"{self._ahead_text()} are queued ahead on {queue}"
         return (
             f"worker {', '.join(self.workers)} listens on queue {queue} "
             "but has not taken the stage yet"
         )
+
+    def _ahead_text(self) -> str:
+        runs = ", ".join(_run_name(run) for run in self.ahead_runs)
+        return f"{self.ahead} stage(s) of older runs ({runs})"
+
+
+def _run_name(run: Run) -> str:
+    return f"run #{run.pk} {run.name!r}"
 
 
 def _describe(stage: Stage, own_run: int) -> str:
@@ -75,8 +71,7 @@ def _describe(stage: Stage, own_run: int) -> str:
     run's own stage by name, since its progress is shown already."""
     if stage.run_id == own_run:
         return f"this run's {stage.name}"
-    progress = stage_progress(stage)
-    return f"run #{stage.run_id} {stage.run.name!r} ({stage.name}, {progress})"
+    return f"{_run_name(stage.run)} ({stage.name}, {stage_progress(stage)})"
 
 
 def progress_unit(stage: Stage) -> str:
@@ -91,7 +86,7 @@ def stage_progress(stage: Stage) -> Progress:
     )
 
 
-def queue_state(stage: Stage, *, ping=listening_workers) -> QueueState:
+def queue_state(stage: Stage, *, ping: Ping = listening_workers) -> QueueState:
     """What stands between a queued ``stage`` and a worker."""
     alive_after = timezone.now() - timezone.timedelta(seconds=settings.R1WEB_STALE_AFTER_SECONDS)
     on_queue = Stage.objects.filter(queue=stage.queue)
@@ -103,6 +98,54 @@ def queue_state(stage: Stage, *, ping=listening_workers) -> QueueState:
     ahead = (
         on_queue.filter(status=Status.QUEUED, run__created_at__lt=stage.run.created_at)
         .exclude(run_id=stage.run_id)
-        .count()
     )
-    return QueueState(stage, busy, ahead, None if busy else ping(stage.queue))
+    count = ahead.count()
+    runs = Run.objects.filter(pk__in=ahead.values("run_id")).order_by("created_at", "pk")
+    ahead_runs = list(runs.only("pk", "name")[:AHEAD_NAMED]) if count else []
+    return QueueState(stage, busy, count, ahead_runs, None if busy else ping(stage.queue))
+
+
+# --- what the run and stage pages say ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Notice:
+    """A line under a stage's status: why it waits, or that its worker is lost."""
+
+    stage: Stage
+    text: str
+    lost: bool = False  # its worker stopped beating: the page offers Resume
+
+
+@dataclass(frozen=True)
+class Notices:
+    items: list[Notice]
+
+    @property
+    def any_lost(self) -> bool:
+        return any(notice.lost for notice in self.items)
+
+
+def stage_notices(stages: Iterable[Stage], *, ping: Ping = listening_workers) -> Notices:
+    """The notices of a page's queued and lost stages, the workers of each queue asked
+    once. No query for a stage that is neither."""
+    ping = functools.cache(ping)
+    notices = []
+    for stage in stages:
+        if stage.is_stale():
+            notices.append(Notice(stage, lost_text(stage), lost=True))
+        elif stage.status == Status.QUEUED:
+            reason = queue_state(stage, ping=ping).explain()
+            notices.append(Notice(stage, f"{stage.name} is queued: {reason}"))
+    return Notices(notices)
+
+
+def lost_text(stage: Stage) -> str:
+    silent = (timezone.now() - stage.heartbeat_at).total_seconds()
+    checkpoint = stage.latest_checkpoint()
+    resume = (f"continues from its checkpoint at step {checkpoint.step}" if checkpoint
+              else "starts it over: it has no checkpoint")
+    return (
+        f"{stage.name} lost its worker {stage.worker or '?'}: no heartbeat for "
+        f"{duration(silent)}, over the {duration(settings.R1WEB_STALE_AFTER_SECONDS)} limit. "
+        f"Resume {resume}."
+    )

@@ -118,3 +118,21 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 1.0):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def assert_every_completion_stored_once(stage) -> None:
+    """A finished GRPO stage holds steps x completions per step training samples, one
+    for each step, group and index: what a resume must keep after any interruption."""
+    from django.db.models import Count
+
+    from r1web.traces.models import Sample
+
+    steps, per_step = stage.result["steps"], stage.result["completions_per_step"]
+    trained = stage.samples.filter(probe=False)
+    assert trained.count() == steps * per_step
+    duplicates = (
+        Sample.objects.filter(stage=stage).values("step", "group", "index", "probe")
+        .annotate(n=Count("id")).filter(n__gt=1)
+    )
+    assert not duplicates.exists()
+    assert set(trained.values_list("step", flat=True)) == set(range(1, steps + 1))

@@ -4,13 +4,11 @@ must finish the run without storing any completion twice."""
 from __future__ import annotations
 
 import pytest
-from django.db.models import Count
 
 from r1web.runs.models import Stage, StageKind
 from r1web.runs.recipes import launch
 from r1web.runs.services import run_resume, stages_reap_stale
-from r1web.traces.models import Sample
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import assert_every_completion_stored_once, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -45,15 +43,7 @@ def test_a_killed_worker_leaves_the_stage_resumable_and_resuming_duplicates_noth
     grpo.refresh_from_db()
     assert run.status == "succeeded", run.error
     assert grpo.attempt == 2
-    steps, per_step = grpo.result["steps"], grpo.result["completions_per_step"]
-    trained = grpo.samples.filter(probe=False)
-    assert trained.count() == steps * per_step
-    duplicates = (
-        Sample.objects.filter(stage=grpo).values("step", "group", "index", "probe")
-        .annotate(n=Count("id")).filter(n__gt=1)
-    )
-    assert not duplicates.exists()
-    assert set(trained.values_list("step", flat=True)) == set(range(1, steps + 1))
+    assert_every_completion_stored_once(grpo)
 
 
 def test_a_stage_whose_worker_beats_is_never_reaped(tiny_base, start_worker, queue):

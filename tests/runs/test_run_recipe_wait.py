@@ -135,13 +135,16 @@ def test_wait_tells_a_missing_worker_from_a_busy_one(model, world, settings):
     ) in err.getvalue()
 
 
-def test_a_queued_stage_behind_older_runs_says_how_many_wait_ahead(model, make_run):
-    make_run(name="older", status=Status.QUEUED, queue="cpu")
-    make_run(name="older too", status=Status.QUEUED, queue="cpu")
+def test_a_queued_stage_behind_older_runs_says_how_many_wait_ahead_and_whose(model, make_run):
+    first = make_run(name="older", status=Status.QUEUED, queue="cpu")
+    second = make_run(name="older too", status=Status.QUEUED, queue="cpu")
     call_command("run_recipe", "r1-zero", "--model", model, "--queue", "cpu", stdout=io.StringIO())
     stage = ours().stages.get(position=0)
     state = queue_state(stage, ping=lambda queue: ["celery@worker-1"])
-    assert state.explain() == "2 stage(s) of older runs are queued ahead on cpu"
+    assert state.explain() == (
+        f"2 stage(s) of older runs (run #{first.run_id} 'older', run #{second.run_id} "
+        "'older too') are queued ahead on cpu"
+    )
     idle = queue_state(stage, ping=lambda queue: [])
     assert idle.explain().startswith("no worker is listening on queue cpu")
 

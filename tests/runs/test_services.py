@@ -15,6 +15,8 @@ from r1web.runs.services import (
     run_resume,
     stage_claim,
     stage_fail,
+    stage_hand_back,
+    stage_heartbeat,
     stage_succeed,
     stages_reap_stale,
     stages_requeue_queued,
@@ -281,3 +283,42 @@ def test_a_worker_that_lost_its_stage_leaves_the_attempt_after_it_alone(make_run
     stage_fail(stage_pk=lost.pk, error="boom", attempt=lost.attempt)
     assert Stage.objects.values_list("status", "attempt").get(pk=lost.pk) == (
         "running", again.attempt)
+
+
+def test_a_stage_handed_back_by_a_leaving_worker_is_queued_again_and_resumes_at_its_checkpoint(
+    make_run, make_samples, settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    from r1web.celery import app
+    from r1web.runs.services import checkpoint_record
+
+    sent = []
+    monkeypatch.setattr(app, "send_task", lambda name, args, queue: sent.append(args[0]))
+    stage = _stale_stage_with_four_steps(make_run, make_samples, settings)
+    checkpoint_record(stage_pk=stage.pk, step=4, path=_saved_checkpoint(tmp_path, 4))
+    stage_heartbeat(stage_pk=stage.pk, step=4, total=8)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert stage_hand_back(stage_pk=stage.pk, attempt=1)
+    stage.refresh_from_db()
+    stage.run.refresh_from_db()
+    assert (stage.status, stage.step, stage.worker) == ("queued", 4, "")
+    assert stage.run.status == "running"  # not failed: nothing needs a person
+    assert sent == [stage.pk]
+    taken = stage_claim(stage_pk=stage.pk, worker="w2")
+    assert (taken.attempt, taken.resume_checkpoint().step) == (2, 4)
+    assert set(Sample.objects.filter(stage=stage).values_list("step", flat=True)) == {1, 2, 3, 4}
+
+
+def test_a_leaving_worker_whose_stage_was_cancelled_meanwhile_cancels_it(make_run):
+    stage = make_run(status="queued")
+    stage_claim(stage_pk=stage.pk, worker="w1")
+    run_cancel(run=stage.run)
+    assert not stage_hand_back(stage_pk=stage.pk, attempt=1)
+    stage.refresh_from_db()
+    assert (stage.status, stage.resumable) == ("cancelled", True)
+
+
+def test_a_worker_hands_back_only_the_attempt_it_ran(make_run):
+    stage = make_run(status="running", attempt=2)  # it was reaped, and runs again elsewhere
+    assert not stage_hand_back(stage_pk=stage.pk, attempt=1)
+    stage.refresh_from_db()
+    assert stage.status == "running"

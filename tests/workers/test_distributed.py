@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
 import pytest
 
 from r1domain.processes import accelerate_configs
+from r1domain.stage_params import GRPOParams
 from workers.distributed import launch_command
 
 
@@ -24,3 +29,30 @@ def test_a_named_config_is_one_of_the_shipped_files_never_a_path():
     assert config.endswith("workers/accelerate/deepspeed_zero2.yaml")
     with pytest.raises(ValueError, match="unknown accelerate config"):
         launch_command(2, "../../etc/passwd")
+
+
+@pytest.mark.django_db
+def test_a_leaving_worker_stops_a_multi_process_stage_and_hands_it_back(
+    make_run, leaving, monkeypatch, settings, tmp_path
+):
+    from workers import distributed, shutdown
+
+    settings.RUNS_DIR = tmp_path
+    pid_file = tmp_path / "pid"
+    # Stands in for accelerate launch: a process group that trains until it is killed.
+    monkeypatch.setattr(distributed, "launch_command", lambda processes, config="": [
+        "sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"])
+    stage = make_run(status="running", attempt=1)
+
+    def sigterm_once_it_trains() -> None:
+        while not pid_file.exists():
+            time.sleep(0.05)
+        leaving.begin(60)
+
+    threading.Thread(target=sigterm_once_it_trains, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(shutdown.StageHandedBack):
+        distributed.run_distributed(stage, GRPOParams(num_processes=2))
+    assert time.monotonic() - started < 20
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)  # its whole group is gone

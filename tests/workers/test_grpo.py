@@ -172,3 +172,26 @@ def test_the_demo_config_is_a_valid_recordable_grpo_config():
     fields = validate_grpo_config(DEMO_GRPO_CONFIG)
     assert fields == DEMO_GRPO_CONFIG
     assert completions_per_step(build_stage_config(GRPOConfig, fields, "/tmp/unused")) == 32
+
+
+@pytest.mark.slow
+def test_a_leaving_worker_saves_a_checkpoint_where_it_stops_and_the_next_resumes_there(
+    micro_base, tmp_path, leaving, monkeypatch
+):
+    from r1domain.checkpoints import is_complete
+    from workers import shutdown
+
+    leaving.begin(60)
+    sink = StopAfterFirstStep()
+    with pytest.raises(StageCancelled):
+        _run(micro_base, tmp_path / "run", sink)
+    # save_steps is 2: this checkpoint exists only because the worker is leaving.
+    assert [step for step, _ in sink.checkpoints] == [1]
+    assert is_complete(sink.checkpoints[0][1])
+
+    monkeypatch.setattr(shutdown, "current", shutdown.Shutdown())  # the next worker
+    resumed = MemorySink()
+    result = _run(micro_base, tmp_path / "run", resumed,
+                  resume_from_checkpoint=sink.checkpoints[0][1])
+    assert result.steps == 3
+    assert {r.step for r in resumed.sample_records} == {2, 3}

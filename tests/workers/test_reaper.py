@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
@@ -60,10 +61,10 @@ def test_a_failing_reaper_pass_is_logged_not_raised(monkeypatch, caplog, db):
     assert "reaping stale stages failed" in caplog.text
 
 
-def test_the_reaper_thread_runs_a_pass_at_once_then_every_interval_until_stopped(
+def test_the_reaper_thread_beats_and_reaps_at_once_then_every_interval_until_stopped(
     monkeypatch,
 ):
-    passes = []
+    passes, beats = [], []
     stop = threading.Event()
 
     def count() -> int:
@@ -73,15 +74,21 @@ def test_the_reaper_thread_runs_a_pass_at_once_then_every_interval_until_stopped
         return 0
 
     monkeypatch.setattr(tasks, "reap_stale_once", count)
-    thread = threading.Thread(target=tasks._reap_forever, args=(stop, 0.01), daemon=True)
+    monkeypatch.setattr(tasks, "beat_once", lambda name, queues: beats.append((name, queues)))
+    args = (stop, 0.01, "celery@w1", ["cpu"])
+    thread = threading.Thread(target=tasks._tend_forever, args=args, daemon=True)
     thread.start()
     thread.join(timeout=5)
     assert not thread.is_alive() and len(passes) == 3
+    assert beats == [("celery@w1", ["cpu"])] * 3
 
 
 def test_a_worker_starting_starts_the_reaper_thread(monkeypatch):
     started = []
     monkeypatch.setattr(tasks.threading.Thread, "start", lambda thread: started.append(thread))
-    tasks._start_reaper(sender=None)
+    monkeypatch.setattr("r1web.runs.services.stages_requeue_queued", lambda: 0)
+    consumer = SimpleNamespace(hostname="celery@w1", app=SimpleNamespace(
+        amqp=SimpleNamespace(queues=SimpleNamespace(consume_from={"cpu": None}))))
+    tasks._start_reaper(sender=consumer)
     assert [thread.name for thread in started] == ["r1web-reaper"]
     assert started[0].daemon

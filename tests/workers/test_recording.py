@@ -15,12 +15,12 @@ import pytest
 from django.db import IntegrityError, OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from r1domain.base import SampleRecord
+from r1domain.base import SampleRecord, StageCancelled
 from r1web.runs import rollups
 from r1web.runs.models import MetricPoint, MetricRollup, Stage
 from r1web.runs.services import metrics_record, stage_heartbeat
 from r1web.traces.services import samples_record
-from workers import recording
+from workers import recording, shutdown
 from workers.inputs import stage_examples
 from workers.recording import DatabaseSink, Heartbeat, write_retrying
 
@@ -333,3 +333,39 @@ def test_a_success_told_twice_by_the_same_attempt_is_recorded_once(make_run):
 
     stage.refresh_from_db()
     assert (stage.status, stage.result) == ("succeeded", {"steps": 3})
+
+
+def test_a_leaving_worker_s_stage_is_handed_back_once_every_write_is_stored(make_run, leaving):
+    stage = make_run(status="running")
+    with pytest.raises(shutdown.StageHandedBack, match="at step 1"), DatabaseSink(stage) as sink:
+        sink.samples(records(1))
+        sink.progress(1, 100)
+        leaving.begin(60)
+        assert sink.should_stop()
+        raise StageCancelled("GRPO stopped at step 1")  # how stage code stops
+    assert len(positions(stage)) == 8
+
+
+def test_a_stage_too_slow_to_end_before_the_worker_goes_is_handed_back(make_run, leaving):
+    stage = make_run(status="running")
+    with DatabaseSink(stage) as sink:
+        sink.progress(1, 1000)
+        time.sleep(0.05)
+        sink.progress(2, 1000)  # 998 steps left at 20 steps/s at most: over 49 s
+        leaving.begin(60)
+        assert sink.should_stop()
+
+
+def test_a_stage_that_ends_within_half_the_time_left_finishes_instead(make_run, leaving):
+    stage = make_run(status="running")
+    with DatabaseSink(stage) as sink:
+        sink.progress(1, 10)
+        sink.progress(9, 10)  # eight steps in an instant: the last one is as quick
+        leaving.begin(60)
+        assert not sink.should_stop()
+
+
+def test_a_cancel_stays_a_cancel_while_the_worker_stays(make_run):
+    stage = make_run(status="running")
+    with pytest.raises(StageCancelled), DatabaseSink(stage):
+        raise StageCancelled("cancelled")

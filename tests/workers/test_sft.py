@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from r1domain.base import ConfigError
-from workers.stages.sft import sampled_record, validate_sft_config
+from r1domain.base import ConfigError, MemorySink, StageCancelled
+from workers.stages.sft import run_sft, sampled_record, validate_sft_config
 
 
 def test_a_settable_sftconfig_field_is_accepted_by_its_trl_name():
@@ -52,3 +52,49 @@ def test_a_generation_in_the_cold_start_format_is_scored_on_its_summary():
 def test_a_generation_without_the_format_is_not_format_ok():
     record = sampled_record(4, 0, {"prompt": "p", "answer": "7"}, "7", 1, "|special_token|")
     assert not record.format_ok and not record.correct
+
+
+class StopAfterFirstStep(MemorySink):
+    def should_stop(self) -> bool:
+        return bool(self.progress_seen)
+
+
+def _sft(micro_base, out, sink, **overrides):
+    from r1domain.coldstart import to_cold_start
+
+    examples = [{"prompt": f"What is {n} + {n}?", "answer": str(2 * n),
+                 "completion": to_cold_start(f"{n} and {n} make {2 * n}", str(2 * n))}
+                for n in range(16)]
+    return run_sft(model_path=micro_base, examples=examples, output_dir=str(out),
+                   trl_config={"max_steps": 3, "per_device_train_batch_size": 4, "max_length": 64},
+                   sink=sink, samples_per_eval=1, max_new_tokens=8, **overrides)
+
+
+@pytest.mark.slow
+def test_a_leaving_worker_saves_an_sft_checkpoint_where_it_stops_and_the_next_resumes_there(
+    micro_base, tmp_path, leaving, monkeypatch
+):
+    from r1domain.checkpoints import is_complete
+    from workers import shutdown
+
+    leaving.begin(60)
+    sink = StopAfterFirstStep()
+    with pytest.raises(StageCancelled, match="step 1"):
+        _sft(micro_base, tmp_path / "run", sink)
+    assert [step for step, _ in sink.checkpoints] == [1]  # SFT saves none by default
+    assert is_complete(sink.checkpoints[0][1])
+
+    monkeypatch.setattr(shutdown, "current", shutdown.Shutdown())  # the next worker
+    resumed = MemorySink()
+    result = _sft(micro_base, tmp_path / "run", resumed,
+                  resume_from_checkpoint=sink.checkpoints[0][1])
+    assert result.steps == 3
+    assert [step for step, _ in resumed.progress_seen] == [2, 3]
+
+
+@pytest.mark.slow
+def test_a_cancelled_sft_stage_stops_at_once_and_saves_nothing(micro_base, tmp_path):
+    sink = StopAfterFirstStep()
+    with pytest.raises(StageCancelled, match="SFT stopped at step 1"):
+        _sft(micro_base, tmp_path / "run", sink)
+    assert sink.checkpoints == []

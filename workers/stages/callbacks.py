@@ -10,13 +10,16 @@ import os
 from transformers import TrainerCallback
 
 from r1domain.base import StageSink
+from workers import shutdown
 
 
 class SinkCallback(TrainerCallback):
     """Metrics, progress, checkpoints and cancellation between the Trainer and the sink.
 
     A stop the sink asks for ends training at the next step boundary (``cancelled``); the
-    stage then raises ``StageCancelled`` once the trainer has returned.
+    stage then raises ``StageCancelled`` once the trainer has returned. A worker that is
+    leaving (SIGTERM, ``workers.shutdown``) stops there too, after saving a checkpoint to
+    hand the stage back from.
     """
 
     def __init__(self, sink: StageSink, keep: int | None = None) -> None:
@@ -26,9 +29,11 @@ class SinkCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         self.sink.progress(state.global_step, state.max_steps)
-        if self.sink.should_stop():
+        leaving = shutdown.leaving()
+        if leaving or self.sink.should_stop():
             self.cancelled = True
             control.should_training_stop = True
+            control.should_save = control.should_save or leaving
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         # TRL's own names ("loss", "reward", "eval_loss", "mean_token_accuracy"...).

@@ -19,7 +19,7 @@ from r1web.runs.services import RunError, stages_reap_stale
 from r1web.runs.waiting import progress_unit, queue_state
 
 HINT_AFTER = 15  # seconds a stage may sit queued before we say why
-HINT_EVERY = 30  # seconds between two looks at the queue (a look may ping the workers)
+HINT_EVERY = 30  # seconds between two looks at the queue
 POLL_SECONDS = 2
 clock = time.monotonic  # module attributes, so a test can run the clock
 sleep = time.sleep
@@ -148,7 +148,7 @@ class RunWatch:
         waited = now - self.queued_since.setdefault(stage.pk, now)
         if waited < HINT_AFTER or self.hinted and now - self.hinted[0] < HINT_EVERY:
             return
-        text = queue_state(stage).explain()
+        text = queue_state(stage).explain(start_hint=" or pass --start-worker")
         if self.hinted is None or text != self.hinted[1]:
             self._write(f"{stage.name} queued for {duration(waited)}: {text}")
         self.hinted = (now, text)
