@@ -10,11 +10,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from r1domain.errors import NotFound
 from r1web.accounts.access import role_required
 from r1web.accounts.roles import OPERATOR
 from r1web.datasets.uploads import LimitedUploadHandler
 from r1web.ingest import schema, selectors
-from r1web.ingest.api import api_view, error
+from r1web.ingest.api import api_view
 from r1web.ingest.forms import RolloutImportForm, TokenForm
 from r1web.ingest.logfiles import LogFileError, read_rollouts
 from r1web.ingest.models import ExternalRun
@@ -123,15 +124,9 @@ def _source_of(logs) -> str:
 @api_view(OPERATOR)
 def api_run_open(request: HttpRequest, body: dict) -> JsonResponse:
     """Open (or find again) the external run with the body's ``key``."""
-    try:
-        spec = schema.run_open(body)
-        external, created = external_run_open(
-            user=request.api_token.user, spec=spec, token=request.api_token
-        )
-    except schema.SchemaError as exc:
-        return error(400, str(exc))
-    except IngestError as exc:
-        return error(409, str(exc))
+    external, created = external_run_open(
+        user=request.api_token.user, spec=schema.run_open(body), token=request.api_token
+    )
     run = external.run
     return JsonResponse(
         {
@@ -146,23 +141,21 @@ def api_run_open(request: HttpRequest, body: dict) -> JsonResponse:
 @api_view(OPERATOR)
 def api_records(request: HttpRequest, key: str, body: dict) -> JsonResponse:
     """Samples, metric points and progress for a run opened by this token's user."""
-    external = selectors.external_run_of(request.api_token.user, key)
-    if external is None:
-        return error(404, f"no run with key {key!r} was opened by this token's user")
-    try:
-        records = schema.records(body)
-    except schema.SchemaError as exc:
-        return error(400, str(exc))
+    external = _own_run(request, key)
+    records = schema.records(body)
     return JsonResponse(external_records_store(external=external, records=records))
 
 
 @api_view(OPERATOR)
 def api_run_finish(request: HttpRequest, key: str, body: dict) -> JsonResponse:
+    external = _own_run(request, key)
+    finish = schema.finish(body)
+    return JsonResponse({"status": external_run_finish(external=external, finish=finish)})
+
+
+def _own_run(request: HttpRequest, key: str) -> ExternalRun:
+    key = schema.run_key(key)
     external = selectors.external_run_of(request.api_token.user, key)
     if external is None:
-        return error(404, f"no run with key {key!r} was opened by this token's user")
-    try:
-        finish = schema.finish(body)
-    except schema.SchemaError as exc:
-        return error(400, str(exc))
-    return JsonResponse({"status": external_run_finish(external=external, finish=finish)})
+        raise NotFound(f"no run with key {key!r} was opened by this token's user", field="key")
+    return external
