@@ -231,6 +231,9 @@ R1WEB_UPLOAD_MAX_ROWS = envint("R1WEB_UPLOAD_MAX_ROWS", 5_000_000)
 R1WEB_UPLOAD_TASK_BYTES = envint("R1WEB_UPLOAD_TASK_BYTES", 5 * 2**20)
 R1WEB_UPLOAD_TASK_ROWS = envint("R1WEB_UPLOAD_TASK_ROWS", 20_000)
 R1WEB_IMPORT_QUEUE = envstr("R1WEB_IMPORT_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+# Rollout log imports (r1web.ingest: TRL parquet, verl dumps) share the upload limits and
+# task thresholds above; no import takes more completions than this.
+R1WEB_IMPORT_MAX_ROWS = envint("R1WEB_IMPORT_MAX_ROWS", 2_000_000)
 # The ingestion API (r1web.ingest): the largest request body a training script may send.
 R1WEB_INGEST_MAX_BYTES = envint("R1WEB_INGEST_MAX_BYTES", 64 * 2**20)
 
