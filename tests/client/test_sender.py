@@ -267,3 +267,12 @@ def test_a_line_cut_short_by_a_crash_is_skipped_on_replay(fake, tmp_path):
     assert client_main(["replay", str(spool), "--url", fake.url, "--token", "r1w_good"]) == 0
     assert {s for s, _, _ in fake.samples()} == {1, 2}
     assert not spool.exists()
+
+
+def test_the_callback_logs_only_metrics_the_api_takes():
+    # A metric past the API's bound would refuse its whole batch, samples included.
+    from r1web_client.callback import finite_numbers
+
+    logs = {"loss": 0.5, "grad_norm": float("inf"), "diverged": 1e150, "steps": 10**400,
+            "kl": None, "done": True, "epoch": 1}
+    assert finite_numbers(logs) == {"loss": 0.5, "epoch": 1.0}
