@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from r1domain.errors import R1WebError
+from r1domain.json_text import PROBLEM, invalid_text_path
 
 Example = dict[str, Any]
 
@@ -79,6 +80,9 @@ def load_object(text: str, name: str, lineno: int) -> dict[str, Any]:
         raise DatasetFileError(f"{where}: JSON nested too deeply") from None
     if not isinstance(value, dict):
         raise DatasetFileError(f"{where}: expected a JSON object")
+    path = invalid_text_path(value, text)
+    if path is not None:
+        raise DatasetFileError(f"{where}: field {path}: {PROBLEM}")
     return value
 
 

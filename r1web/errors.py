@@ -7,6 +7,8 @@ through ends here, never as a 500: a 500 means a bug.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.management.base import BaseCommand, CommandError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -42,6 +44,27 @@ def error_response(request: HttpRequest, exc: R1WebError) -> HttpResponse:
         return error_json(exc.message, status, field=exc.field)
     return render(request, "400.html", {"message": exc.message, "field": exc.field},
                   status=status)
+
+
+# Django's own error pages (handler404 and the like in r1web.urls), as the API says them.
+API_ERRORS = {
+    400: "bad request",
+    403: "not allowed",
+    404: "no API endpoint at this path (the API is /api/v1/runs/…, by POST)",
+    500: "the server failed to handle this request; it is logged, nothing was stored",
+}
+
+
+def json_for_api(page: Callable[..., HttpResponse], status: int) -> Callable[..., HttpResponse]:
+    """Django's error view ``page`` answering JSON under ``/api/``: a training script
+    reads the error, never an HTML page."""
+
+    def handler(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if is_api(request):
+            return error_json(API_ERRORS[status], status)
+        return page(request, *args, **kwargs)
+
+    return handler
 
 
 class R1WebErrorMiddleware:

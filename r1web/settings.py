@@ -141,8 +141,14 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = envint("R1WEB_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=envint("R1WEB_LOGIN_COOLOFF_MINUTES", 15))
 # A username is locked from one address only, so a guesser elsewhere cannot lock its
-# owner out everywhere.
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# owner out everywhere; an address trying many usernames is stopped by a limit of its own
+# (r1web.accounts.backends.ThrottleHandler reads the two in this order).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "r1web.accounts.backends.ThrottleHandler"
+R1WEB_LOGIN_ADDRESS_FAILURE_LIMIT = envint("R1WEB_LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+# Wrong API tokens from one address: past this many within the cool-off, the address
+# gets 429 until the cool-off has passed (r1web.accounts.throttle).
+R1WEB_API_TOKEN_FAILURE_LIMIT = envint("R1WEB_API_TOKEN_FAILURE_LIMIT", 20)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "r1web.accounts.backends.lockout_response"
 AXES_VERBOSE = False
@@ -225,6 +231,9 @@ R1WEB_UPLOAD_MAX_ROWS = envint("R1WEB_UPLOAD_MAX_ROWS", 5_000_000)
 R1WEB_UPLOAD_TASK_BYTES = envint("R1WEB_UPLOAD_TASK_BYTES", 5 * 2**20)
 R1WEB_UPLOAD_TASK_ROWS = envint("R1WEB_UPLOAD_TASK_ROWS", 20_000)
 R1WEB_IMPORT_QUEUE = envstr("R1WEB_IMPORT_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+# Rollout log imports (r1web.ingest: TRL parquet, verl dumps) share the upload limits and
+# task thresholds above; no import takes more completions than this.
+R1WEB_IMPORT_MAX_ROWS = envint("R1WEB_IMPORT_MAX_ROWS", 2_000_000)
 # The ingestion API (r1web.ingest): the largest request body a training script may send.
 R1WEB_INGEST_MAX_BYTES = envint("R1WEB_INGEST_MAX_BYTES", 64 * 2**20)
 

@@ -47,6 +47,14 @@ def import_dataset(import_pk: int) -> None:
     dataset_import_run(import_pk=import_pk)
 
 
+@shared_task(name="r1web.import_rollouts")
+def import_rollouts(import_pk: int) -> None:
+    """Large rollout logs (r1web.ingest.imports): plain code, no torch."""
+    from r1web.ingest.imports import rollout_import_run
+
+    rollout_import_run(import_pk=import_pk)
+
+
 @shared_task(name="r1web.export_dataset")
 def export_dataset(export_pk: int) -> None:
     """A large dataset version written to a file for download (r1web.datasets.exports)."""
@@ -82,12 +90,14 @@ def reap_stale_once() -> int:
 
     from r1web.datasets.exports import dataset_exports_reap_stale
     from r1web.datasets.imports import dataset_imports_reap_stale
+    from r1web.ingest.imports import rollout_imports_reap_stale
     from r1web.runs.services import stages_reap_stale
 
     try:
         close_old_connections()
         # Imports too: a dead worker's import is failed and its uploaded file removed.
-        return stages_reap_stale() + dataset_imports_reap_stale() + dataset_exports_reap_stale()
+        return (stages_reap_stale() + dataset_imports_reap_stale()
+                + rollout_imports_reap_stale() + dataset_exports_reap_stale())
     except Exception:
         log.exception("reaping stale stages failed; retrying in the next pass")
         return 0

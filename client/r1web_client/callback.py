@@ -35,14 +35,23 @@ except ImportError:  # pragma: no cover - only without transformers
 log = logging.getLogger("r1web_client")
 
 
+# The API refuses numbers past this either way (r1web.ingest.schema.MAX_NUMBER), and a
+# refused value refuses its whole batch, samples included.
+MAX_NUMBER = 1e100
+
+
 def finite_numbers(logs: dict[str, Any] | None) -> dict[str, float]:
-    """The numeric entries of a log dict (TRL logs None for a metric with no value)."""
+    """The numeric entries of a log dict that r1web takes (TRL logs None for a metric
+    with no value; a diverged loss may be infinite or past MAX_NUMBER)."""
     values = {}
     for key, value in (logs or {}).items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        number = float(value)
-        if math.isfinite(number):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past a float
+            continue
+        if -MAX_NUMBER <= number <= MAX_NUMBER:
             values[str(key)] = number
     return values
 

@@ -1,20 +1,27 @@
 """Sending records to r1web from a background thread, in batches, never losing one.
 
 The training loop only puts records on a bounded queue (``put_nowait``); a thread of
-its own batches them and POSTs them. A send that fails for a reason that can pass (the
-server unreachable, a timeout, a 5xx, 429) is tried again a few times, then the batch is
-appended to a spool file (JSONL) and the sender goes offline: everything after it goes
-to the spool too, in order, and every ``probe_seconds`` the spool is replayed from where
-it stopped. Once the whole spool is delivered it is emptied and sending goes direct
-again. The server stores a sample once per (stage, step, group, index) and overwrites a
-metric point, so replaying a batch that did arrive before the connection dropped is
-harmless.
+its own batches them and POSTs them. A send that fails because r1web cannot be reached
+(connection refused, a timeout), or is busy (408, 429), is tried again a few times, then
+the batch is appended to a spool file (JSONL) and the sender goes offline: everything
+after it goes to the spool too, in order, and every ``probe_seconds`` the spool is
+replayed from where it stopped. Once the whole spool is delivered it is emptied and
+sending goes direct again. The server stores a sample once per (stage, step, group,
+index) and overwrites a metric point, so replaying a batch that did arrive before the
+connection dropped is harmless.
 
 When the queue is full (the server far slower than training), the record is appended
 to the spool by the training thread itself instead of waiting: the queue bounds memory,
-the spool bounds nothing but the disk. A batch the server refuses for its content (400)
-goes to ``<spool>.rejected`` and is reported; a refused token (401, 403) sends
-everything to the spool, to be replayed with a valid one:
+the spool bounds nothing but the disk.
+
+A batch the server refuses for its content (a 4xx naming the row, or 409 for a run that
+has finished) is refused for good: it goes to ``<spool>.rejected``, is logged and listed
+in ``Sender.refused``, and the rest is still sent. A server error (5xx) is tried again a
+few times; if the server answers other requests meanwhile, the batch is what fails it
+(no replay would cure that) and it is refused the same way, with the server's reason;
+if the server does not answer, r1web is down and the batch is spooled. ``close()`` says
+whether everything arrived. A refused token (401, 403) sends everything to the spool,
+to be replayed with a valid one:
 ``python -m r1web_client replay SPOOL --url URL --token TOKEN``.
 """
 
@@ -27,6 +34,7 @@ import os
 import queue
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,9 +42,19 @@ from urllib.parse import urlsplit
 log = logging.getLogger("r1web_client")
 
 API = "/api/v1/"
-RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+BUSY_STATUSES = {408, 429}  # the server is there but cannot take it now: spool, retry
 AUTH_STATUSES = {401, 403}
 _CLOSE = object()
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A batch the server refused for good, and why (its JSON error names the row)."""
+
+    path: str
+    status: int
+    reason: str
+    samples: int
 
 
 class Transport:
@@ -166,6 +184,7 @@ class Sender:
         self.probe_seconds = probe_seconds
         self.stop_requested = False  # r1web says the run was cancelled
         self.stats = {"sent": 0, "spooled": 0, "replayed": 0, "rejected": 0, "overflowed": 0}
+        self.refused: list[Refused] = []  # what the server refused for good, in order
         self.run_url: str | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._key: str | None = None
@@ -204,20 +223,27 @@ class Sender:
 
     def close(self, timeout: float = 120.0) -> bool:
         """Deliver what is left, waiting at most ``timeout`` seconds for the server.
-        True when nothing is left in the spool."""
+        True when everything arrived: nothing left in the spool, nothing refused (see
+        ``refused``)."""
         self._deadline = time.monotonic() + timeout
         self._queue.put(_CLOSE)
         self._thread.join(timeout + 5)
-        delivered = not self.spool.pending()
-        if not delivered:
+        spooled = self.spool.pending()
+        if spooled:
             log.warning(
                 "r1web: %s still holds records the server has not received; replay "
                 "it with: python -m r1web_client replay %s --url URL --token TOKEN",
                 self.spool.path,
                 self.spool.path,
             )
+        if self.refused:
+            log.warning(
+                "r1web refused %d batch(es) (%d samples), kept in %s; first: %s",
+                len(self.refused), sum(r.samples for r in self.refused), self.rejected_path,
+                self.refused[0].reason,
+            )
         self.transport.close()
-        return delivered
+        return not spooled and not self.refused
 
     def _put(self, item: tuple[str, dict]) -> None:
         try:
@@ -296,35 +322,48 @@ class Sender:
             self._next_probe = time.monotonic() + self.probe_seconds
 
     def _send(self, path: str, data: bytes, *, tries: int) -> bool:
-        """True once the server took (or for good refused) the batch."""
+        """True once the server took the batch or refused it for good; False when r1web
+        cannot be reached (``tries`` attempts) and the batch is to be spooled."""
         pause = self.retry_pause
-        for attempt in range(tries):
+        attempt = 0
+        while True:
             if attempt:
                 time.sleep(pause)
                 pause *= 2
+            attempt += 1
             try:
                 status, reply = self.transport.post(path, data)
             except (OSError, http.client.HTTPException) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                continue
-            if status < 300:
-                self._took(path, reply)
-                return True
-            if status in AUTH_STATUSES:
-                self._auth_failed = True
-                log.error(
-                    "r1web refused the token (%s: %s); records go to %s",
-                    status,
-                    reply.get("error", ""),
-                    self.spool.path,
-                )
-                return False
-            if status == 413 and self._split(path, data):
-                return True
-            if status not in RETRY_STATUSES:
-                self._reject(path, data, status, reply)
-                return True
-            reason = f"HTTP {status}"
+                reason, server_error, limit = f"{type(exc).__name__}: {exc}", None, tries
+            else:
+                if status < 300:
+                    self._took(path, reply)
+                    return True
+                if status in AUTH_STATUSES:
+                    self._auth_failed = True
+                    log.error(
+                        "r1web refused the token (%s: %s); records go to %s",
+                        status,
+                        reply.get("error", ""),
+                        self.spool.path,
+                    )
+                    return False
+                if status == 413 and self._split(path, data):
+                    return True
+                if status < 500 and status not in BUSY_STATUSES:
+                    self._reject(path, data, status, reply)
+                    return True
+                reason = f"HTTP {status}"
+                server_error = (status, reply) if status >= 500 else None
+                # A server error gets all its tries, even in a replay (which tries once).
+                limit = self.retries + 1 if server_error else tries
+            if attempt >= limit:
+                break
+        if server_error is not None and self._server_answers():
+            # The server answers other requests, yet failed this batch every time: a bug
+            # it has logged, which no replay would cure. Spooling it would stall the run.
+            self._reject(path, data, *server_error)
+            return True
         if not self._warned_offline:
             self._warned_offline = True
             log.warning(
@@ -334,6 +373,16 @@ class Sender:
                 self.probe_seconds,
             )
         return False
+
+    def _server_answers(self) -> bool:
+        """Whether r1web answers at all: an empty batch stores nothing, and any reply
+        but a server error says the application is up."""
+        path = f"runs/{self._key}/records/" if self._key else "runs/"
+        try:
+            status, _ = self.transport.post(path, b"{}")
+        except (OSError, http.client.HTTPException):
+            return False
+        return status < 500
 
     def _took(self, path: str, reply: dict[str, Any]) -> None:
         self.stats["sent"] += 1
@@ -356,16 +405,19 @@ class Sender:
         )
 
     def _reject(self, path: str, data: bytes, status: int, reply: dict[str, Any]) -> None:
+        reason = f"HTTP {status}: {reply.get('error', '')}"
+        refused = Refused(path, status, reason, _sample_count(data))
+        self.refused.append(refused)
         self.stats["rejected"] += 1
         log.error(
-            "r1web refused a batch (%s: %s); kept in %s",
-            status,
-            reply.get("error", ""),
+            "r1web refused a batch of %d samples for %s (%s); kept in %s, the rest is "
+            "still sent",
+            refused.samples,
+            path,
+            reason,
             self.rejected_path,
         )
-        self.rejected_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.rejected_path.open("ab") as stream:
-            stream.write(b'{"path": ' + json.dumps(path).encode() + b', "body": ' + data + b"}\n")
+        _set_aside(self.rejected_path, path, data)
 
     def _drain_spool(self, until: float | None = None) -> None:
         """Replay the spool in order; stop at the first failure. With ``until``, keep
@@ -409,19 +461,41 @@ def _encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
+def _sample_count(data: bytes) -> int:
+    try:
+        samples = json.loads(data).get("samples")
+    except (ValueError, AttributeError):
+        return 0
+    return len(samples) if isinstance(samples, list) else 0
+
+
+def _set_aside(rejected_path: Path, path: str, data: bytes) -> None:
+    rejected_path.parent.mkdir(parents=True, exist_ok=True)
+    with rejected_path.open("ab") as stream:
+        stream.write(b'{"path": ' + json.dumps(path).encode() + b', "body": ' + data + b"}\n")
+
+
 def replay(spool_path: str | Path, url: str, token: str) -> int:
     """Deliver a spool left behind (``python -m r1web_client replay``); returns how many
-    batches were delivered. Raises RuntimeError at the first one that cannot be."""
+    batches were delivered. A batch the server refuses for its content is set aside in
+    ``<spool>.rejected`` (and logged); at the first one that cannot be delivered now (no
+    server, a refused token, a server error) it raises RuntimeError."""
     spool = Spool(Path(spool_path))
+    rejected = Path(f"{spool_path}.rejected")
     transport = Transport(url, token)
     count = 0
     while (item := spool.next()) is not None:
         path, data, end = item
         status, reply = transport.post(path, data)
-        if status >= 300:
+        if status in AUTH_STATUSES or status in BUSY_STATUSES or status >= 500:
             raise RuntimeError(f"batch {count + 1}: HTTP {status} {reply.get('error', '')}")
+        if status >= 300:
+            log.error("r1web refused a batch for %s (HTTP %s: %s); kept in %s", path, status,
+                      reply.get("error", ""), rejected)
+            _set_aside(rejected, path, data)
+        else:
+            count += 1
         spool.delivered(end)
-        count += 1
     transport.close()
     return count
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from r1web.datasets import jobs
@@ -128,7 +128,7 @@ class JobProgress:
         self.pk = job.pk
         self.total_bytes = job.total_bytes
         self._last = 0.0
-        self._side = None
+        self._side = jobs.SideWriter(DatasetImport, job.pk)
 
     def _due(self) -> bool:
         now = time.monotonic()
@@ -154,7 +154,7 @@ class JobProgress:
 
     def written(self, rows: int) -> None:
         if connection.vendor != "sqlite" and self._due():
-            self._side_update(rows_written=rows, heartbeat_at=timezone.now())
+            self._side.update(Status.WRITING, rows_written=rows, heartbeat_at=timezone.now())
 
     def finishing(self, version: DatasetVersion) -> None:
         # Inside the examples' transaction: a job reaped meanwhile rolls the version back.
@@ -165,22 +165,8 @@ class JobProgress:
         if not done:
             raise DatasetError("this import was stopped while its examples were written")
 
-    def _side_update(self, **fields) -> None:
-        if self._side is None:
-            self._side = connections.create_connection(DEFAULT_DB_ALIAS)
-        quote = self._side.ops.quote_name
-        table = quote(DatasetImport._meta.db_table)
-        columns = ", ".join(f"{quote(column)} = %s" for column in fields)
-        with self._side.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET {columns} WHERE id = %s AND status = %s",
-                [*fields.values(), self.pk, Status.WRITING.value],
-            )
-
     def close(self) -> None:
-        if self._side is not None:
-            self._side.close()
-            self._side = None
+        self._side.close()
 
 
 def dataset_imports_reap_stale() -> int:
@@ -204,13 +190,4 @@ def uploads_sweep(*, older_than: timedelta = ORPHAN_AFTER) -> int:
     """Remove upload files that no queued or running import owns and that nothing has
     written to for ``older_than``. Returns how many were removed."""
     owned = set(DatasetImport.objects.filter(status__in=ACTIVE).values_list("path", flat=True))
-    cutoff = time.time() - older_than.total_seconds()
-    removed = 0
-    for entry in upload_dir().iterdir():
-        try:
-            if entry.is_file() and str(entry) not in owned and entry.stat().st_mtime < cutoff:
-                entry.unlink()
-                removed += 1
-        except FileNotFoundError:  # another process swept it first
-            continue
-    return removed
+    return jobs.sweep_files(upload_dir(), owned, older_than)

@@ -175,7 +175,23 @@ class WorkerJob(models.Model):
         return self.status in ("succeeded", "failed")
 
 
-class DatasetImport(WorkerJob):
+class CheckedImport:
+    """What the page of an import that checks every row, then writes them, shows besides
+    its ``progress_percent()``: the time left and the checking pace. For a ``WorkerJob``
+    with a ``checking`` status and ``rows_checked`` (dataset and rollout imports)."""
+
+    def seconds_left(self) -> float | None:
+        """Time left at the pace so far (both phases as one), once it can be told."""
+        return measured(self.progress_percent(), 100, self.started_at,
+                        self.heartbeat_at).seconds_left
+
+    def rows_per_second(self) -> float | None:
+        if self.status != "checking":
+            return None
+        return measured(self.rows_checked, None, self.started_at, self.heartbeat_at).rate
+
+
+class DatasetImport(CheckedImport, WorkerJob):
     """A large upload imported by a worker: its stored file, how far it got, how it ended.
 
     The file is checked whole first (``checking``), then its examples are written in one
@@ -219,16 +235,6 @@ class DatasetImport(WorkerJob):
         if self.status == self.Status.WRITING and self.rows_total:
             return 50 + min(50, 50 * self.rows_written // self.rows_total)
         return 0
-
-    def seconds_left(self) -> float | None:
-        """Time left at the pace so far (both phases as one), once it can be told."""
-        return measured(self.progress_percent(), 100, self.started_at,
-                        self.heartbeat_at).seconds_left
-
-    def rows_per_second(self) -> float | None:
-        if self.status != self.Status.CHECKING:
-            return None
-        return measured(self.rows_checked, None, self.started_at, self.heartbeat_at).rate
 
 
 class DatasetExport(WorkerJob):

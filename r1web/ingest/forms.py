@@ -50,7 +50,7 @@ class RolloutImportForm(forms.Form):
 
     @staticmethod
     def limit() -> int:
-        return settings.R1WEB_UPLOAD_TASK_BYTES
+        return settings.R1WEB_UPLOAD_MAX_BYTES
 
     def clean_files(self):
         files = self.cleaned_data.get("files") or []

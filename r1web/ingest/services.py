@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from django.db import transaction
 from django.utils import timezone
 
-from r1domain.errors import R1WebError
+from r1domain.errors import Conflict, R1WebError
 from r1domain.stage_params import ExternalParams, dump, validate
 from r1web.audit.models import Action
 from r1web.audit.services import audit_record
@@ -33,10 +33,16 @@ TOKEN_PREFIX = "r1w_"
 LAST_USED_EVERY_SECONDS = 60
 STAGE_NAMES = {"grpo": "GRPO (external)", "sft": "SFT (external)"}
 INSERT_CHUNK = 5000  # samples per insert while importing a file
+INSERT_CHUNK_CHARS = 16 * 2**20  # or this many characters of text, whichever comes first
 
 
 class IngestError(R1WebError):
     """A request that cannot be done; the message is shown as is."""
+
+
+class RunConflict(IngestError, Conflict):
+    """What the run's state refuses: a key someone else opened, records for a run that
+    has finished (409 from the API)."""
 
 
 def token_digest(secret: str) -> str:
@@ -117,8 +123,8 @@ def external_run_open(
     )
     if external is not None:
         if external.created_by_id != user.pk:
-            raise IngestError(f"run key {spec.key!r} belongs to someone else")
-        _reopen(external.run)
+            raise RunConflict(f"run key {spec.key!r} belongs to someone else", field="key")
+        _reopen(external.run, user)
         return external, False
     now = timezone.now()
     config = db_json(spec.config)
@@ -149,23 +155,40 @@ def external_run_open(
     return external, True
 
 
-def _reopen(run: Run) -> None:
+def _reopen(run: Run, user) -> None:
     stopped = run.stages.exclude(status=Status.RUNNING)
     if stopped.exists():
+        was = run.status
         stopped.update(status=Status.RUNNING, finished_at=None, error="", cancel_requested=False)
         run_refresh(run=run)
+        # A script's restart can undo someone's cancel: the log says who and what it undid.
+        audit_record(actor=user, action=Action.RUN_RESUME, target=run,
+                     detail={"external": True, "was": was})
 
 
 def external_stage(external: ExternalRun) -> Stage:
     return external.run.stages.order_by("position").first()
 
 
+def _locked_stage(external: ExternalRun) -> Stage:
+    """The run's stage, locked until the transaction ends."""
+    stages = Stage.objects.select_for_update().filter(run_id=external.run_id)
+    return stages.order_by("position").first()
+
+
 @transaction.atomic
 def external_records_store(*, external: ExternalRun, records: schema.Records) -> dict:
     """Store a batch of samples, metric points and progress; a sample whose position is
     already stored is skipped, a metric point overwrites. Returns counts and ``stop``:
-    True once someone cancelled the run in r1web (the client stops training)."""
-    stage = external_stage(external)
+    True once someone cancelled the run in r1web (the client stops training). A run that
+    has finished takes nothing (``RunConflict``) until its script opens it again."""
+    # Locked, as a finish locks it: a batch is stored before a finish or refused after.
+    stage = _locked_stage(external)
+    if stage.status != Status.RUNNING:
+        raise RunConflict(
+            f"run {external.key!r} has {stage.status}: it takes no more records until its "
+            "script opens it again"
+        )
     fmt = stage_parameters(stage, ExternalParams).completion_format
     summaries = rollups.Summaries(stage.pk)
     new = samples_record(stage=stage, records=to_records(records.samples, fmt),
@@ -183,7 +206,7 @@ def external_records_store(*, external: ExternalRun, records: schema.Records) ->
 def external_run_finish(*, external: ExternalRun, finish: schema.Finish) -> str:
     """End the run's stage as its script says (a replayed finish changes nothing).
     Returns the run's status."""
-    stage = Stage.objects.select_for_update().get(pk=external_stage(external).pk)
+    stage = _locked_stage(external)
     if stage.status == Status.RUNNING:
         if finish.status == "succeeded" and not stage.cancel_requested:
             stage_succeed(stage_pk=stage.pk)
@@ -207,9 +230,11 @@ def rollouts_import(
     samples: Iterable[dict],
     config: dict | None = None,
     completion_format: str = "r1-zero",
+    on_written: Callable[[int], None] | None = None,
 ) -> ExternalRun:
     """A finished external run holding ``samples`` (dicts ``schema.sample`` checked),
-    read lazily. A reader that raises mid-way rolls everything back: nothing is written.
+    read lazily and written a chunk at a time; ``on_written(rows)`` after each chunk.
+    A reader that raises mid-way rolls everything back: nothing is written.
     """
     spec = schema.RunOpen(
         key=f"import-{uuid.uuid4().hex}",
@@ -220,23 +245,34 @@ def rollouts_import(
     )
     external, _ = external_run_open(user=user, spec=spec, source=source)
     stage = external_stage(external)
-    chunk: list[dict] = []
-    last_step = 0
     summaries = rollups.Summaries(stage.pk)  # the charts' blocks, refreshed once at the end
-    for sample in samples:
-        chunk.append(sample)
-        last_step = max(last_step, sample["step"])
-        if len(chunk) >= INSERT_CHUNK:
-            samples_record(stage=stage, records=to_records(chunk, completion_format),
-                           summaries=summaries)
-            chunk = []
-    if chunk:
+    written = last_step = 0
+    for chunk in _chunks(samples):
         samples_record(stage=stage, records=to_records(chunk, completion_format),
                        summaries=summaries)
-    if not stage.samples.exists():
+        written += len(chunk)
+        last_step = max(last_step, *(sample["step"] for sample in chunk))
+        if on_written is not None:
+            on_written(written)
+    if not written:
         raise IngestError("no completions to import")
     summaries.refresh()
     bulk.progress_update(stage_pk=stage.pk, step=last_step, total=last_step)
     stage_succeed(stage_pk=stage.pk)
     external.run.refresh_from_db()
     return external
+
+
+def _chunks(samples: Iterable[dict]) -> Iterator[list[dict]]:
+    """``samples`` in lists of at most INSERT_CHUNK samples or INSERT_CHUNK_CHARS
+    characters of text (long completions make a short chunk)."""
+    chunk: list[dict] = []
+    chars = 0
+    for sample in samples:
+        chunk.append(sample)
+        chars += len(sample["prompt"]) + len(sample["completion"])
+        if len(chunk) >= INSERT_CHUNK or chars >= INSERT_CHUNK_CHARS:
+            yield chunk
+            chunk, chars = [], 0
+    if chunk:
+        yield chunk

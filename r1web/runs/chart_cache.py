@@ -17,14 +17,12 @@ old entry is never read again and expires. Each web process keeps its own cache
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 
 from django.core.cache import cache
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Max, OuterRef, Subquery
 
-from r1web.runs import selectors
+from r1web.runs import charts, selectors
 from r1web.runs.models import MetricRollup, Run, Stage
 from r1web.traces.models import Flag
 
@@ -60,7 +58,7 @@ def run_figures_json(
     def encoded() -> str:
         figures = _cached(key, lambda: selectors.run_figures(runs, x_range, points,
                                                              smoothing, stage_key))
-        return json.dumps(figures, cls=DjangoJSONEncoder)
+        return charts.figure_json(figures)
 
     return _cached(key + ":json", encoded)
 

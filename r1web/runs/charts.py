@@ -1,13 +1,24 @@
 """Pure functions behind the run charts: downsampling, figures and the "aha" finder.
 
 Nothing here touches the database, so all of it is tested with plain lists.
+
+Two things every figure holds to, whatever the data: a number is finite (JSON has no
+NaN or Infinity, and one of them in a page's figures stopped every chart of it from
+drawing), and text is escaped for Plotly, which renders a subset of HTML (``<a href>``
+included) in names, titles, hover labels and annotations. ``plotly_text`` escapes what
+these functions put in a figure; ``FiniteJSONEncoder`` writes any non-finite number left
+as null, a gap in its line.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
 
 Point = tuple[float, float]
 
@@ -76,6 +87,44 @@ def clamp_points(raw: str | None, default: int = DEFAULT_POINTS) -> int:
     except ValueError:
         return default
     return max(10, min(MAX_POINTS, value))
+
+
+# --- what a figure may hold -----------------------------------------------------------
+
+
+def plotly_text(text: str) -> str:
+    """``text`` as Plotly shows it literally: its own tags (``<a href>``, ``<b>``...) are
+    the only markup it reads, and it reads entities back to characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def finite(value: Any) -> Any:
+    """A JSON-shaped value with every non-finite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+class FiniteJSONEncoder(DjangoJSONEncoder):
+    """JSON that a browser's ``JSON.parse`` always reads: a non-finite number, which
+    should never reach a figure, is written as null rather than as ``Infinity``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{**kwargs, "allow_nan": False})
+
+    def encode(self, o: Any) -> str:
+        try:
+            return super().encode(o)
+        except ValueError:  # allow_nan=False met one: the rare case pays for the walk
+            return super().encode(finite(o))
+
+
+def figure_json(value: Any) -> str:
+    return json.dumps(value, cls=FiniteJSONEncoder)
 
 
 # --- figures ------------------------------------------------------------------------
@@ -158,8 +207,8 @@ def figure(chart: Chart, runs: Sequence[tuple[str, dict[str, list[Point]]]]) -> 
             line = {"color": colour}
             if overlay:
                 line["dash"] = DASHES[series_index % len(DASHES)]
-            data.append(_trace(chart, key, f"{run_label}: {label}" if overlay else label,
-                               points, line))
+            name = f"{run_label}: {label}" if overlay else label
+            data.append(_trace(chart, key, plotly_text(name), points, line))
     return {"data": data, "layout": _layout(chart, data, drawn)}
 
 
@@ -181,21 +230,24 @@ def _trace(chart: Chart, key: str, name: str, points: list[Point], line: dict) -
     return trace
 
 
-def _step(x: float) -> float:
+def _step(x: float) -> float | None:
     """A step as JSON keeps it short: whole steps whole, bucket middles to 0.01."""
-    return x if isinstance(x, int) else round(x, 2)
+    if isinstance(x, int):
+        return x
+    return round(x, 2) if math.isfinite(x) else None
 
 
 def _value(y: float | None) -> float | None:
-    """Six significant digits: what a chart can show, in a third of the JSON."""
-    return None if y is None else float(f"{y:.6g}")
+    """Six significant digits: what a chart can show, in a third of the JSON. A value
+    that is not finite is a gap."""
+    return float(f"{y:.6g}") if y is not None and math.isfinite(y) else None
 
 
 def _layout(chart: Chart, data: list[dict], drawn: set[str]) -> dict:
     layout = {
-        "title": {"text": chart_title(chart, drawn)},
+        "title": {"text": plotly_text(chart_title(chart, drawn))},
         "xaxis": {"title": {"text": "step", "standoff": 4}},
-        "yaxis": {"title": {"text": chart.y_title}},
+        "yaxis": {"title": {"text": plotly_text(chart.y_title)}},
         "margin": {"l": 55, "r": 55, "t": 40, "b": 30},
         "height": 320,
         "showlegend": True,  # even for one line: the legend says what it is
@@ -237,6 +289,7 @@ def _integer_ticks(axis: dict, values: Sequence[float]) -> None:
     """Whole numbers get whole ticks: Plotly puts ticks at 0.5 on a short range (a step
     2.5, 1.143 flags). A span under 10 gets a tick per unit; a longer one gets Plotly's
     own ticks, whole numbers already, printed without decimals."""
+    values = [value for value in values if value is not None]  # gaps
     if not values:
         return
     axis["tickformat"] = "d"

@@ -11,6 +11,7 @@ import math
 
 from django import forms
 
+from r1domain.json_text import PROBLEM, invalid_text_path
 from r1web.runs.models import Recipe, Status
 from r1web.runs.recipes import RecipeSpec
 from r1web.runs.recipes.base import Param, queue_choices
@@ -27,6 +28,16 @@ def parse_trl_config(text: str, label: str = "TRL config") -> dict:
         return {}
     if len(text) > MAX_CONFIG_TEXT or "\x00" in text:
         raise forms.ValidationError(f"the {label} is too long or not text")
+    config = _parsed_config(text, label)
+    # A "\ud800" escape reads as a lone surrogate, which no page or database can hold:
+    # even the error naming the field failed (issue 23).
+    path = invalid_text_path(config, text)
+    if path is not None:
+        raise forms.ValidationError(f"{path}: {PROBLEM}")
+    return config
+
+
+def _parsed_config(text: str, label: str) -> dict:
     if text.startswith("{"):
         try:
             value = _json(text)

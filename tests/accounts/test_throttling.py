@@ -93,3 +93,40 @@ def test_signing_in_from_code_still_works_while_the_web_sign_in_is_locked(client
     # And a session made without a password (the browser tests' sign-in) still works.
     client.force_login(charlie)
     assert client.get(reverse("runs:list")).status_code == 200
+
+
+
+@pytest.fixture
+def address_limit(settings) -> int:
+    """A small per-address limit, above the per-username one (every wrong password costs
+    a password hash: a test of twenty would take seconds)."""
+    settings.R1WEB_LOGIN_ADDRESS_FAILURE_LIMIT = 7
+    return 7
+
+
+def test_one_address_trying_many_usernames_is_stopped(client, charlie, address_limit):
+    # Issue 23: one wrong password each for 30 usernames was never slowed down.
+    for number in range(address_limit - 1):
+        assert fail(client, 1, username=f"user{number}").status_code == 200
+    response = fail(client, 1, username="someone")
+    assert response.status_code == 429
+    assert f"After {address_limit} wrong passwords, signing in" in response.content.decode()
+    assert sign_in(client, PASSWORD).status_code == 429  # from this address, for now
+
+
+def test_many_usernames_tried_from_one_address_leave_other_addresses_alone(
+    client, charlie, address_limit
+):
+    for number in range(address_limit + 1):
+        fail(client, 1, username=f"user{number}", ip="203.0.113.9")
+    assert sign_in(client, PASSWORD, ip="10.0.0.1").status_code == 302
+
+
+def test_a_sign_in_of_ones_own_does_not_clear_the_addresss_count(
+    client, bob, charlie, address_limit
+):
+    for number in range(address_limit - 1):
+        fail(client, 1, username=f"user{number}")
+    assert sign_in(client, PASSWORD, username="bob").status_code == 302
+    client.post(reverse("logout"))
+    assert fail(client, 1, username="another").status_code == 429

@@ -133,17 +133,86 @@ def test_closing_while_the_server_stays_away_leaves_a_spool_to_replay(fake, tmp_
     assert len(fake.samples()) == 4
 
 
-def test_a_refused_batch_is_kept_aside_and_the_rest_still_arrives(fake, tmp_path):
-    fake.status = lambda path, body: 400 if body.get("samples", [{}])[0].get("step") == 2 else 200
-    sender = make_sender(fake.url, tmp_path, flush_seconds=0.01)
+def fail_step(step: int, status: int, attempts: list | None = None):
+    """A server that answers ``status`` to every batch holding ``step``, 200 otherwise."""
+
+    def answer(path, body):
+        if body.get("samples", [{}])[0].get("step") == step:
+            if attempts is not None:
+                attempts.append(path)
+            return status
+        return 200
+
+    return answer
+
+
+def send_three_steps(sender) -> None:
     sender.open_run("k1", {"name": "n"})
     for step in (1, 2, 3):
         sender.records(samples=step_samples(step))
         time.sleep(0.1)
-    assert sender.close(timeout=10)
+
+
+def test_a_refused_batch_is_kept_aside_reported_and_the_rest_still_arrives(fake, tmp_path):
+    fake.status = fail_step(2, 400)
+    sender = make_sender(fake.url, tmp_path, flush_seconds=0.01)
+    send_three_steps(sender)
+    assert not sender.close(timeout=10)  # not everything arrived
     assert {s for s, _, _ in fake.samples()} == {1, 3}
     rejected = (tmp_path / "spool.jsonl.rejected").read_text().splitlines()
     assert len(rejected) == 1 and json.loads(rejected[0])["body"]["samples"][0]["step"] == 2
+    [refused] = sender.refused
+    assert (refused.status, refused.samples, refused.path) == (400, 4, "runs/k1/records/")
+    assert refused.reason == "HTTP 400: no"
+
+
+def test_a_batch_the_server_always_fails_is_refused_after_a_few_tries_not_replayed_forever(
+    fake, tmp_path
+):
+    # Issue 23, finding 3: a deterministic 500 was spooled and replayed first for ever,
+    # with everything after it: 0 samples stored.
+    attempts: list = []
+    fake.status = fail_step(2, 500, attempts)
+    sender = make_sender(fake.url, tmp_path, flush_seconds=0.01)
+    send_three_steps(sender)
+    assert not sender.close(timeout=10)
+    assert {s for s, _, _ in fake.samples()} == {1, 3}
+    assert len(attempts) == 3  # tried, then tried twice more
+    assert [r.status for r in sender.refused] == [500]
+    assert not (tmp_path / "spool.jsonl").exists()
+
+
+def test_a_server_that_fails_every_request_is_down_and_nothing_is_lost(fake, tmp_path):
+    fake.status = lambda path, body: 503  # a proxy in front of a stopped r1web
+    sender = make_sender(fake.url, tmp_path, flush_seconds=0.01)
+    send_three_steps(sender)
+    time.sleep(0.5)
+    assert not sender.refused and (tmp_path / "spool.jsonl").exists()
+    fake.status = lambda path, body: 200
+    assert sender.close(timeout=20)
+    assert {s for s, _, _ in fake.samples()} == {1, 2, 3}
+
+
+def test_a_finished_run_refusing_records_is_not_asked_again(fake, tmp_path):
+    attempts: list = []
+    fake.status = fail_step(2, 409, attempts)
+    sender = make_sender(fake.url, tmp_path, flush_seconds=0.01)
+    send_three_steps(sender)
+    assert not sender.close(timeout=10)
+    assert len(attempts) == 1 and [r.status for r in sender.refused] == [409]
+    assert {s for s, _, _ in fake.samples()} == {1, 3}
+
+
+def test_a_replayed_spool_sets_a_refused_batch_aside_and_delivers_the_rest(fake, tmp_path):
+    spool = tmp_path / "spool.jsonl"
+    lines = [json.dumps({"path": "runs/k1/records/", "body": {"samples": step_samples(s)}})
+             for s in (1, 2, 3)]
+    spool.write_text("\n".join(lines) + "\n")
+    fake.status = fail_step(2, 400)
+    assert client_main(["replay", str(spool), "--url", fake.url, "--token", "r1w_good"]) == 0
+    assert {s for s, _, _ in fake.samples()} == {1, 3}
+    assert len((tmp_path / "spool.jsonl.rejected").read_text().splitlines()) == 1
+    assert not spool.exists()
 
 
 def test_a_refused_token_spools_everything_for_a_replay_with_a_good_one(fake, tmp_path):
@@ -198,3 +267,12 @@ def test_a_line_cut_short_by_a_crash_is_skipped_on_replay(fake, tmp_path):
     assert client_main(["replay", str(spool), "--url", fake.url, "--token", "r1w_good"]) == 0
     assert {s for s, _, _ in fake.samples()} == {1, 2}
     assert not spool.exists()
+
+
+def test_the_callback_logs_only_metrics_the_api_takes():
+    # A metric past the API's bound would refuse its whole batch, samples included.
+    from r1web_client.callback import finite_numbers
+
+    logs = {"loss": 0.5, "grad_norm": float("inf"), "diverged": 1e150, "steps": 10**400,
+            "kl": None, "done": True, "epoch": 1}
+    assert finite_numbers(logs) == {"loss": 0.5, "epoch": 1.0}

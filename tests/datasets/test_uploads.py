@@ -369,6 +369,9 @@ def test_checking_a_large_file_holds_one_row_not_the_file(tmp_path):
          "'provenance' is not a JSON object"),
         (b'{"prompt": "p", "completion": "c", "provenance": [1, 2]}',
          "'provenance' must be an object"),
+        # Issue 23: a lone surrogate got in, and failed the write (a 500).
+        (rb'{"prompt": "p\ud800", "answer": "1"}', "prompt: text that is not valid Unicode"),
+        (rb'{"prompt": "p", "answer": "1", "\udfff": 2}', "not valid Unicode"),
     ],
 )
 def test_a_hostile_line_is_a_clear_error_and_writes_nothing(db, tmp_path, line, reason):

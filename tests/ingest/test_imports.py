@@ -261,7 +261,7 @@ def test_a_malformed_upload_names_the_row_and_imports_nothing(client, alice, ver
 
 
 def test_an_upload_over_the_limit_is_refused(client, alice, settings, trl_dir):
-    settings.R1WEB_UPLOAD_TASK_BYTES = 100
+    settings.R1WEB_UPLOAD_MAX_BYTES = 100
     client.force_login(alice)
     files = [SimpleUploadedFile(p.name, p.read_bytes()) for p in sorted(trl_dir.iterdir())]
     response = client.post(

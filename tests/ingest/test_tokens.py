@@ -142,3 +142,30 @@ def test_create_token_refuses_an_unknown_user(db):
 
     with pytest.raises(CommandError, match="no user 'nobody'"):
         call_command("create_token", "nobody")
+
+
+def test_wrong_tokens_from_one_address_are_paused_with_retry_after(client, alice, api, settings):
+    # Issue 23: 30 bad tokens in a row were never slowed down.
+    settings.R1WEB_API_TOKEN_FAILURE_LIMIT = 5
+    for number in range(5):
+        response = Api(client, f"r1w_guess{number}").open()
+        assert response.status_code == 401
+    response = Api(client, "r1w_guess5").open()
+    assert response.status_code == 429 and 0 < int(response["Retry-After"]) <= 15 * 60
+    assert "too many wrong tokens" in response.json()["error"]
+    assert api.open().status_code == 429  # even a good token, from this address
+    assert not Run.objects.exists()
+
+
+def test_wrong_tokens_from_one_address_leave_other_addresses_alone(client, alice, api, settings):
+    settings.R1WEB_API_TOKEN_FAILURE_LIMIT = 5
+    for number in range(10):
+        client.post("/api/v1/runs/", {}, HTTP_AUTHORIZATION=f"Bearer r1w_{number}",
+                    REMOTE_ADDR="203.0.113.9", content_type="application/json")
+    assert api.open().status_code == 201  # the test client's own address, 127.0.0.1
+
+
+def test_a_good_token_is_never_counted_against_its_address(api, settings):
+    settings.R1WEB_API_TOKEN_FAILURE_LIMIT = 2
+    for number in range(5):
+        assert api.open(key=f"k{number}").status_code == 201

@@ -25,6 +25,10 @@ CONFIGS = {
     "NUL": "learning_rate=1e-5\x00",
     "not an object": '{"a": 1} trailing',
     "wrong type": '{"per_device_train_batch_size": "eight"}',
+    # Issue 23: a lone surrogate failed the page, and the error page with it.
+    "lone surrogate key": '{"\\ud800": 1}',
+    "lone surrogate value": '{"run_name": "a\\udc00"}',
+    "lone surrogate line": 'run_name="\\ud800"',
 }
 
 

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from r1domain.formats import FORMATS as COMPLETION_FORMATS
 from r1web.errors import R1WebCommand
+from r1web.ingest.imports import SOURCES, rows_within_limit
 from r1web.ingest.logfiles import (
     FORMATS,
     LogFileError,
@@ -17,17 +18,14 @@ from r1web.ingest.logfiles import (
     expand,
     read_rollouts,
 )
-from r1web.ingest.models import ExternalRun
 from r1web.ingest.services import IngestError, rollouts_import
-
-SOURCES = {"trl": ExternalRun.Source.TRL_PARQUET, "verl": ExternalRun.Source.VERL}
 
 
 class Command(R1WebCommand):
     help = (
         "Import TRL's output_dir/completions/*.parquet or verl's rollout_data_dir "
         "<step>.jsonl files (or their folders) as one external run; a bad row is "
-        "named and nothing is written."
+        "named and nothing is written. At most R1WEB_IMPORT_MAX_ROWS completions."
     )
 
     def add_arguments(self, parser):
@@ -53,6 +51,7 @@ class Command(R1WebCommand):
             fmt = format if format != "auto" else None
             files = expand([p.resolve() for p in paths], fmt or _guess(paths))
             fmt = fmt or detect_format(files)
+            rows_within_limit(files, fmt)
             external = rollouts_import(
                 user=owner,
                 name=name or paths[0].resolve().name,
